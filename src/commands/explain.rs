@@ -1,0 +1,13 @@
+//! `blasfix explain`: the doctor's facts as prose.
+
+use crate::cli::{EnvSelector, ExplainArgs, GlobalArgs};
+use crate::facts::EnvSnapshot;
+
+pub fn run(args: &ExplainArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {
+    let env = EnvSnapshot::capture();
+    let sel = EnvSelector { name: args.env.name.clone(), prefix: args.env.prefix.clone() };
+    let facts = super::doctor::gather(&sel, &env)?;
+    let rec = crate::findings::recommend(&facts);
+    print!("{}", crate::explain::render(&facts, &rec, args.topic));
+    Ok(crate::error::EXIT_OK)
+}

@@ -1,0 +1,51 @@
+//! blasfix: find out which BLAS NumPy really runs on, explain why, and switch it safely.
+//!
+//! Functional core, imperative shell: readers (`cpu`, `envs`, `prefix`, `condarc`, `mirrors`,
+//! `threads`, `linkage`, `probe`) gather plain facts; pure functions (`blas`, `findings`, `plan`,
+//! `envfile`) turn facts into verdicts and edits; `report` and `explain` render; `commands/` is
+//! the shell that runs processes, prompts and writes files.
+
+pub mod blas;
+pub mod cli;
+pub mod commands;
+pub mod condarc;
+pub mod cpu;
+pub mod envfile;
+pub mod envs;
+pub mod error;
+pub mod explain;
+pub mod facts;
+pub mod findings;
+pub mod frontend;
+pub mod linkage;
+pub mod mirrors;
+pub mod plan;
+pub mod prefix;
+pub mod probe;
+pub mod report;
+pub mod style;
+pub mod threads;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Parse arguments, run the command, map the outcome to an exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    use clap::Parser;
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { error::EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    style::init(cli.global.color, &cli.global);
+    match commands::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            error::report(&e);
+            ExitCode::from(error::exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Colour decisions (flag > NO_COLOR > FORCE_COLOR/CLICOLOR_FORCE > terminal, as uv does) and
+//! the few styles the renderers use.
+
+use console::Style;
+
+use crate::cli::{ColorChoice, GlobalArgs};
+
+/// Decide colours once, for stdout and stderr, from the flag and the environment.
+pub fn init(choice: ColorChoice, _global: &GlobalArgs) {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    let decide = |is_term: bool| match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if env("NO_COLOR").is_some() {
+                false
+            } else if env("FORCE_COLOR").is_some() || env("CLICOLOR_FORCE").is_some() {
+                true
+            } else {
+                is_term && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true)
+            }
+        }
+    };
+    console::set_colors_enabled(decide(console::Term::stdout().is_term()));
+    console::set_colors_enabled_stderr(decide(console::Term::stderr().is_term()));
+}
+
+/// Styles bound to one stream's colour decision.
+pub struct Styles {
+    enabled: bool,
+}
+
+impl Styles {
+    pub fn stdout() -> Self {
+        Styles { enabled: console::colors_enabled() }
+    }
+    pub fn stderr() -> Self {
+        Styles { enabled: console::colors_enabled_stderr() }
+    }
+    pub fn plain() -> Self {
+        Styles { enabled: false }
+    }
+    fn paint(&self, style: Style, s: &str) -> String {
+        style.force_styling(self.enabled).apply_to(s).to_string()
+    }
+    pub fn error(&self, s: &str) -> String {
+        self.paint(Style::new().red().bold(), s)
+    }
+    pub fn warn(&self, s: &str) -> String {
+        self.paint(Style::new().yellow().bold(), s)
+    }
+    pub fn info(&self, s: &str) -> String {
+        self.paint(Style::new().cyan(), s)
+    }
+    pub fn ok(&self, s: &str) -> String {
+        self.paint(Style::new().green().bold(), s)
+    }
+    pub fn hint(&self, s: &str) -> String {
+        self.paint(Style::new().cyan().bold(), s)
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.paint(Style::new().bold(), s)
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.paint(Style::new().dim(), s)
+    }
+    pub fn code(&self, s: &str) -> String {
+        self.paint(Style::new().cyan(), s)
+    }
+}
