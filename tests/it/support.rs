@@ -23,3 +23,22 @@ pub fn corpus(sub: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// The directory prepared by `tests/heavy/run.sh` (real NumPy venvs, a local conda channel with
+/// real OpenBLAS and MKL binaries, prefixes made by py-rattler). Heavy tests return early when
+/// `BLASFIX_HEAVY_DIR` is unset (plain `cargo test`) and fail when it is set but incomplete.
+///
+/// Layout: `tools/` (venv with py-rattler: `tools/bin/python`), `channel/` (local channel,
+/// conda-forge BLAS layout, linux-64 + noarch), `prefixes/openblas` and `prefixes/mkl` (created
+/// from that channel by py-rattler), `venv-pypi/` (venv with NumPy from PyPI), `mkl-venv/` (venv
+/// with the PyPI `mkl` wheel), `wheels/` (NumPy wheels for other platforms, unpacked, for Mach-O
+/// and PE linkage tests).
+pub fn heavy_dir() -> Option<PathBuf> {
+    match std::env::var_os("BLASFIX_HEAVY_DIR") {
+        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
+        _ => {
+            eprintln!("note: BLASFIX_HEAVY_DIR unset; heavy test skipped (run tests/heavy/run.sh)");
+            None
+        }
+    }
+}
