@@ -53,7 +53,10 @@ impl BlasImpl {
     }
     /// A real implementation (not ambiguous/none/unknown).
     pub fn is_concrete(self) -> bool {
-        !matches!(self, BlasImpl::Ambiguous | BlasImpl::None | BlasImpl::Unknown)
+        !matches!(
+            self,
+            BlasImpl::Ambiguous | BlasImpl::None | BlasImpl::Unknown
+        )
     }
 }
 

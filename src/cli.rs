@@ -51,7 +51,12 @@ pub enum ColorChoice {
 #[derive(Debug, Args, Clone, Default)]
 pub struct EnvSelector {
     /// Name of a conda environment (looked up in the envs dirs, like `conda -n`).
-    #[arg(short = 'n', long = "name", value_name = "NAME", conflicts_with = "prefix")]
+    #[arg(
+        short = 'n',
+        long = "name",
+        value_name = "NAME",
+        conflicts_with = "prefix"
+    )]
     pub name: Option<String>,
     /// Path of an environment (a conda prefix, a venv, a pixi env).
     #[arg(short = 'p', long = "prefix", value_name = "PATH")]

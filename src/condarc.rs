@@ -95,5 +95,8 @@ pub fn load(env: &EnvSnapshot, prefix: Option<&Path>) -> CondaConfig {
 /// The effective channel list and mirrors (pure).
 pub fn channel_facts(cfg: &CondaConfig, subdir: &str) -> ChannelFacts {
     let _ = subdir;
-    ChannelFacts { config: cfg.clone(), ..Default::default() }
+    ChannelFacts {
+        config: cfg.clone(),
+        ..Default::default()
+    }
 }

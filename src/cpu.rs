@@ -68,8 +68,12 @@ impl CpuFacts {
 pub fn detect() -> CpuFacts {
     CpuFacts {
         arch: std::env::consts::ARCH.to_string(),
-        logical_cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        usable_cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        logical_cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        usable_cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         ..Default::default()
     }
 }

@@ -35,7 +35,10 @@ impl EnvKind {
     }
     /// Environments with conda-meta records.
     pub fn is_conda_like(self) -> bool {
-        matches!(self, EnvKind::Conda | EnvKind::Mamba | EnvKind::Micromamba | EnvKind::Pixi)
+        matches!(
+            self,
+            EnvKind::Conda | EnvKind::Mamba | EnvKind::Micromamba | EnvKind::Pixi
+        )
     }
 }
 
@@ -79,5 +82,9 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         .clone()
         .or_else(|| env.path("CONDA_PREFIX"))
         .unwrap_or_else(|| PathBuf::from("/usr"));
-    Ok(Located { prefix, how: "stub".into(), ..Default::default() })
+    Ok(Located {
+        prefix,
+        how: "stub".into(),
+        ..Default::default()
+    })
 }

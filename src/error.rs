@@ -20,10 +20,18 @@ pub struct UserError {
 
 impl UserError {
     pub fn usage(message: impl Into<String>) -> Self {
-        UserError { message: message.into(), hint: None, code: EXIT_USAGE }
+        UserError {
+            message: message.into(),
+            hint: None,
+            code: EXIT_USAGE,
+        }
     }
     pub fn failed(message: impl Into<String>) -> Self {
-        UserError { message: message.into(), hint: None, code: EXIT_FAILED }
+        UserError {
+            message: message.into(),
+            hint: None,
+            code: EXIT_FAILED,
+        }
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -46,7 +54,11 @@ pub fn report(e: &anyhow::Error) {
     for cause in e.chain().skip(1) {
         eprintln!("  {} {}", s.dim("caused by:"), cause);
     }
-    if let Some(hint) = e.chain().find_map(|c| c.downcast_ref::<UserError>()).and_then(|u| u.hint.as_ref()) {
+    if let Some(hint) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<UserError>())
+        .and_then(|u| u.hint.as_ref())
+    {
         eprintln!("{} {}", s.hint("hint:"), hint);
     }
 }

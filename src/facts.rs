@@ -24,13 +24,20 @@ impl EnvSnapshot {
             .or_else(|| std::env::var_os("USERPROFILE"))
             .map(PathBuf::from)
             .filter(|p| !p.as_os_str().is_empty());
-        EnvSnapshot { vars, home, cwd: std::env::current_dir().ok() }
+        EnvSnapshot {
+            vars,
+            home,
+            cwd: std::env::current_dir().ok(),
+        }
     }
 
     /// A snapshot with only these variables (for tests).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         EnvSnapshot {
-            vars: pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             home: None,
             cwd: None,
         }
@@ -43,7 +50,10 @@ impl EnvSnapshot {
 
     /// A variable's value, treating an empty value as unset.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn path(&self, key: &str) -> Option<PathBuf> {
@@ -61,10 +71,16 @@ pub struct Problem {
 
 impl Problem {
     pub fn at(path: &Path, message: impl Into<String>) -> Self {
-        Problem { path: Some(path.to_path_buf()), message: message.into() }
+        Problem {
+            path: Some(path.to_path_buf()),
+            message: message.into(),
+        }
     }
     pub fn general(message: impl Into<String>) -> Self {
-        Problem { path: None, message: message.into() }
+        Problem {
+            path: None,
+            message: message.into(),
+        }
     }
 }
 

@@ -11,10 +11,33 @@ use crate::facts::Problem;
 
 /// Names of records read in full; every other record is only counted.
 pub const RELEVANT: &[&str] = &[
-    "numpy", "numpy-base", "scipy", "python", "blas", "blas-devel", "libblas", "libcblas",
-    "liblapack", "liblapacke", "mkl", "mkl-service", "mkl_fft", "mkl_random", "mkl-devel",
-    "intel-openmp", "llvm-openmp", "_openmp_mutex", "libgomp", "nomkl", "openblas",
-    "libopenblas", "openblas-devel", "blis", "libnvpl-blas0", "threadpoolctl", "numexpr",
+    "numpy",
+    "numpy-base",
+    "scipy",
+    "python",
+    "blas",
+    "blas-devel",
+    "libblas",
+    "libcblas",
+    "liblapack",
+    "liblapacke",
+    "mkl",
+    "mkl-service",
+    "mkl_fft",
+    "mkl_random",
+    "mkl-devel",
+    "intel-openmp",
+    "llvm-openmp",
+    "_openmp_mutex",
+    "libgomp",
+    "nomkl",
+    "openblas",
+    "libopenblas",
+    "openblas-devel",
+    "blis",
+    "libnvpl-blas0",
+    "threadpoolctl",
+    "numexpr",
 ];
 
 /// One conda-meta record, reduced to what BLAS diagnosis needs.
@@ -116,5 +139,8 @@ impl PrefixFacts {
 
 /// Read a prefix. Never fails: what cannot be read becomes a `Problem`.
 pub fn read(prefix: &Path) -> PrefixFacts {
-    PrefixFacts { prefix: prefix.to_path_buf(), ..Default::default() }
+    PrefixFacts {
+        prefix: prefix.to_path_buf(),
+        ..Default::default()
+    }
 }

@@ -32,10 +32,14 @@ pub struct Styles {
 
 impl Styles {
     pub fn stdout() -> Self {
-        Styles { enabled: console::colors_enabled() }
+        Styles {
+            enabled: console::colors_enabled(),
+        }
     }
     pub fn stderr() -> Self {
-        Styles { enabled: console::colors_enabled_stderr() }
+        Styles {
+            enabled: console::colors_enabled_stderr(),
+        }
     }
     pub fn plain() -> Self {
         Styles { enabled: false }

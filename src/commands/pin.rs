@@ -1,6 +1,6 @@
 //! `blasfix pin`.
 
-use crate::cli::{PinArgs, GlobalArgs};
+use crate::cli::{GlobalArgs, PinArgs};
 use crate::error::UserError;
 
 pub fn run(_args: &PinArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {

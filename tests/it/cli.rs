@@ -2,8 +2,16 @@ use crate::support::blasfix;
 
 #[test]
 fn version_and_help() {
-    blasfix().arg("--version").assert().success().stdout(predicates::str::starts_with("blasfix "));
-    blasfix().arg("--help").assert().success().stdout(predicates::str::contains("Exit codes"));
+    blasfix()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("blasfix "));
+    blasfix()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Exit codes"));
 }
 
 #[test]

@@ -15,7 +15,9 @@ pub fn blasfix() -> assert_cmd::Command {
 
 /// `../shared/corpus/<sub>` when the shared corpus is present beside the checkout.
 pub fn corpus(sub: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(sub);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(sub);
     if p.is_dir() {
         Some(p)
     } else {
