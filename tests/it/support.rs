@@ -2,15 +2,34 @@
 
 use std::path::PathBuf;
 
-/// `blasfix` as built for this test run, with a clean, colourless environment.
+/// Variables that change what blasfix sees; tests start without them.
+const HOST_VARS: &[&str] = &[
+    "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDA_EXE", "_CONDA_EXE", "_CONDA_ROOT", "CONDA_ROOT",
+    "CONDA_SHLVL", "CONDA_PYTHON_EXE", "CONDARC", "CONDA_CHANNELS", "CONDA_ENVS_PATH",
+    "CONDA_ENVS_DIRS", "MAMBA_EXE", "MAMBA_ROOT_PREFIX", "MAMBARC", "VIRTUAL_ENV", "PIXI_PROJECT_ROOT",
+    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONFIG_FILE", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
+    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "MKL_THREADING_LAYER",
+    "MKL_INTERFACE_LAYER", "MKL_DYNAMIC", "MKL_DEBUG_CPU_TYPE", "MKL_ENABLE_INSTRUCTIONS",
+    "OPENBLAS_CORETYPE", "OPENBLAS_VERBOSE", "KMP_AFFINITY", "KMP_DUPLICATE_LIB_OK", "FORCE_COLOR",
+    "CLICOLOR_FORCE",
+];
+
+/// `blasfix` as built for this test run, colourless, without the host's conda, pip and thread
+/// variables, with HOME pointing at an empty directory (so no real ~/.condarc is read).
 pub fn blasfix() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_blasfix"));
-    cmd.env("NO_COLOR", "1")
-        .env_remove("CONDA_PREFIX")
-        .env_remove("CONDARC")
-        .env_remove("VIRTUAL_ENV")
-        .env_remove("PIP_INDEX_URL");
+    cmd.env("NO_COLOR", "1").env("HOME", empty_home());
+    for v in HOST_VARS {
+        cmd.env_remove(v);
+    }
     cmd
+}
+
+/// An empty directory shared by tests as HOME.
+pub fn empty_home() -> PathBuf {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("temp dir for HOME")).path().to_path_buf()
 }
 
 /// `../shared/corpus/<sub>` when the shared corpus is present beside the checkout.
