@@ -1,10 +1,15 @@
 //! Thread settings: the variables that size BLAS and OpenMP thread pools, and what each BLAS
 //! will default to on this machine compared with the CPUs the process may really use.
+//!
+//! Everything here is pure: facts come from an [`EnvSnapshot`] and [`CpuFacts`], and the
+//! helpers ([`contradictions`], [`oversubscribed`], [`notes`], [`suggested_threads`]) are what
+//! the findings rules call.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::blas::BlasImpl;
 use crate::cpu::CpuFacts;
 use crate::facts::EnvSnapshot;
 
@@ -26,6 +31,21 @@ pub const THREAD_VARS: &[&str] = &[
     "OPENBLAS_VERBOSE",
     "KMP_AFFINITY",
     "KMP_DUPLICATE_LIB_OK",
+    "OPENBLAS_DEFAULT_NUM_THREADS",
+    "MKL_DOMAIN_NUM_THREADS",
+];
+
+/// Variables whose value must be a positive whole number (OMP_NUM_THREADS may be a nested
+/// list, "4,2", of which the first counts).
+pub const COUNT_VARS: &[&str] = &[
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "OPENBLAS_DEFAULT_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
 ];
 
 /// The thread variables that are set, and the pool size each BLAS would pick.
@@ -46,21 +66,657 @@ pub struct ThreadFacts {
     pub invalid: Vec<String>,
 }
 
-/// Work out thread facts from the environment and the machine (pure).
-pub fn from_env(env: &EnvSnapshot, cpu: &CpuFacts) -> ThreadFacts {
-    let vars = THREAD_VARS
-        .iter()
-        .filter_map(|k| env.vars.get(*k).map(|v| (k.to_string(), v.clone())))
-        .collect();
-    ThreadFacts {
-        vars,
-        usable_cpus: cpu.usable_cpus,
-        ..Default::default()
+/// Parse a thread count. `Ok(None)` for an empty value (treated as unset); `Err` names why a
+/// value is not a positive whole number. A nested OpenMP list ("4,2") counts its first level.
+pub fn parse_count(var: &str, value: &str) -> Result<Option<usize>, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let first = if var == "OMP_NUM_THREADS" {
+        let levels: Vec<&str> = v.split(',').map(str::trim).collect();
+        if levels
+            .iter()
+            .any(|l| l.parse::<usize>().map_or(true, |n| n == 0))
+        {
+            return Err(format!(
+                "{var}={value:?} is not a positive whole number (or a list such as \"4,2\")"
+            ));
+        }
+        levels[0]
+    } else {
+        v
+    };
+    match first.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(usize::try_from(n).ok()),
+        Ok(_) => Err(format!("{var}={value:?} must be at least 1")),
+        Err(_) => Err(format!("{var}={value:?} is not a positive whole number")),
     }
 }
 
-/// Variables that disagree about a pool size, each explained (pure).
+/// The BLAS-domain thread count from MKL_DOMAIN_NUM_THREADS ("MKL_DOMAIN_ALL=2,
+/// MKL_DOMAIN_BLAS=4"; the BLAS domain wins over ALL). `None` when it says nothing usable.
+pub fn mkl_domain_blas_threads(value: &str) -> Option<usize> {
+    let mut all = None;
+    let mut blas = None;
+    for item in value.split([',', ';']) {
+        let item = item.trim();
+        let (k, v) = item
+            .split_once('=')
+            .or_else(|| item.split_once(char::is_whitespace))
+            .unwrap_or((item, ""));
+        let n = v.trim().parse::<usize>().ok().filter(|n| *n > 0);
+        match k.trim().to_ascii_uppercase().as_str() {
+            "MKL_DOMAIN_BLAS" | "MKL_BLAS" => blas = n.or(blas),
+            "MKL_DOMAIN_ALL" | "MKL_ALL" => all = n.or(all),
+            _ => {}
+        }
+    }
+    blas.or(all)
+}
+
+/// MKL_DYNAMIC is on unless set to FALSE (or 0, NO, OFF).
+fn mkl_dynamic(env: &EnvSnapshot) -> bool {
+    !env.get("MKL_DYNAMIC").is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_uppercase().as_str(),
+            "FALSE" | "0" | "NO" | "OFF" | "F" | "N"
+        )
+    })
+}
+
+/// Work out thread facts from the environment and the machine (pure).
+pub fn from_env(env: &EnvSnapshot, cpu: &CpuFacts) -> ThreadFacts {
+    let vars: BTreeMap<String, String> = THREAD_VARS
+        .iter()
+        .filter_map(|k| env.vars.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect();
+
+    let mut invalid = Vec::new();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for var in COUNT_VARS {
+        if let Some(value) = env.vars.get(*var) {
+            match parse_count(var, value) {
+                Ok(Some(n)) => {
+                    counts.insert(var, n);
+                }
+                Ok(None) => {}
+                Err(e) => invalid.push(e),
+            }
+        }
+    }
+    let count = |v: &str| counts.get(v).copied();
+
+    // OpenBLAS honours the affinity mask and clamps to it, but not cgroup quotas.
+    let affinity = cpu.affinity_cpus.unwrap_or(cpu.logical_cpus).max(1);
+    let openblas_default = count("OPENBLAS_NUM_THREADS")
+        .or_else(|| count("OPENBLAS_DEFAULT_NUM_THREADS"))
+        .or_else(|| count("GOTO_NUM_THREADS"))
+        .or_else(|| count("OMP_NUM_THREADS"))
+        .unwrap_or(affinity)
+        .min(affinity);
+
+    // MKL: its own variables first, then OpenMP's, else every CPU; MKL_DYNAMIC (the default)
+    // scales a request beyond the physical cores down to them.
+    let layer = env
+        .get("MKL_THREADING_LAYER")
+        .map(|l| l.trim().to_ascii_uppercase());
+    let mkl_default = if layer.as_deref() == Some("SEQUENTIAL") {
+        1
+    } else {
+        let requested = env
+            .get("MKL_DOMAIN_NUM_THREADS")
+            .and_then(mkl_domain_blas_threads)
+            .or_else(|| count("MKL_NUM_THREADS"))
+            .or_else(|| count("OMP_NUM_THREADS"))
+            .unwrap_or(affinity);
+        let physical = cpu
+            .physical_cores
+            .filter(|p| *p > 0)
+            .unwrap_or(affinity)
+            .min(affinity);
+        if mkl_dynamic(env) {
+            requested.min(physical)
+        } else {
+            requested
+        }
+    };
+
+    let blis_default = count("BLIS_NUM_THREADS")
+        .or_else(|| count("OMP_NUM_THREADS"))
+        .unwrap_or(1);
+
+    ThreadFacts {
+        vars,
+        openblas_default,
+        mkl_default,
+        blis_default,
+        usable_cpus: cpu.usable_cpus.max(1),
+        invalid,
+    }
+}
+
+/// The first level of a thread variable as the libraries read it, when valid.
+fn var_count(t: &ThreadFacts, var: &str) -> Option<usize> {
+    t.vars
+        .get(var)
+        .and_then(|v| parse_count(var, v).ok().flatten())
+}
+
+/// Thread variables that disagree, each explained: which value wins for which library.
 pub fn contradictions(t: &ThreadFacts) -> Vec<String> {
-    let _ = t;
-    Vec::new()
+    let mut out = Vec::new();
+    let omp = var_count(t, "OMP_NUM_THREADS");
+    let pairs: [(&str, &str); 3] = [
+        ("MKL_NUM_THREADS", "MKL uses MKL_NUM_THREADS"),
+        (
+            "OPENBLAS_NUM_THREADS",
+            "OpenBLAS (pthreads build) uses OPENBLAS_NUM_THREADS",
+        ),
+        ("BLIS_NUM_THREADS", "BLIS uses BLIS_NUM_THREADS"),
+    ];
+    if let Some(omp) = omp {
+        for (var, who) in pairs {
+            if let Some(n) = var_count(t, var).filter(|n| *n != omp) {
+                let extra = if var == "OPENBLAS_NUM_THREADS" {
+                    "; an OpenMP build of OpenBLAS follows OMP_NUM_THREADS instead"
+                } else {
+                    ""
+                };
+                out.push(format!(
+                    "OMP_NUM_THREADS={omp} and {var}={n} disagree: {who} ({n}){extra}, while \
+                     other OpenMP code (and any BLAS without its own variable) uses {omp}."
+                ));
+            }
+        }
+    }
+    if let (Some(ob), Some(goto)) = (
+        var_count(t, "OPENBLAS_NUM_THREADS"),
+        var_count(t, "GOTO_NUM_THREADS"),
+    ) && ob != goto
+    {
+        out.push(format!(
+            "OPENBLAS_NUM_THREADS={ob} and GOTO_NUM_THREADS={goto} disagree: OpenBLAS uses \
+             OPENBLAS_NUM_THREADS ({ob}); GOTO_NUM_THREADS is a legacy name."
+        ));
+    }
+    out
+}
+
+/// The default pool of `imp` against the usable CPUs, when it is larger: `(pool, usable)`.
+/// `None` for libraries whose default is not modelled (Accelerate, netlib...).
+pub fn oversubscribed(t: &ThreadFacts, imp: BlasImpl) -> Option<(usize, usize)> {
+    let pool = match imp {
+        BlasImpl::Openblas => t.openblas_default,
+        BlasImpl::Mkl => t.mkl_default,
+        BlasImpl::Blis => t.blis_default,
+        _ => return None,
+    };
+    (pool > t.usable_cpus).then_some((pool, t.usable_cpus))
+}
+
+/// A thread count worth recommending: the usable CPUs, capped at the physical cores in the
+/// affinity mask (SMT siblings share the FMA units that dense BLAS saturates).
+pub fn suggested_threads(cpu: &CpuFacts) -> usize {
+    let usable = cpu.usable_cpus.max(1);
+    cpu.physical_cores
+        .filter(|p| *p > 0)
+        .map_or(usable, |p| usable.min(p))
+}
+
+/// An explanation of one variable's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VarNote {
+    pub var: String,
+    pub value: String,
+    pub message: String,
+    /// The setting is harmful or has no effect (as opposed to being informational).
+    pub warning: bool,
+}
+
+/// OpenBLAS core names accepted by `OPENBLAS_CORETYPE` (lowercase; x86 and arm64 DYNAMIC_ARCH).
+const OPENBLAS_CORES: &[&str] = &[
+    "katmai",
+    "coppermine",
+    "northwood",
+    "prescott",
+    "banias",
+    "atom",
+    "core2",
+    "penryn",
+    "dunnington",
+    "nehalem",
+    "athlon",
+    "opteron",
+    "opteron_sse3",
+    "barcelona",
+    "nano",
+    "sandybridge",
+    "bobcat",
+    "bulldozer",
+    "piledriver",
+    "haswell",
+    "steamroller",
+    "excavator",
+    "zen",
+    "skylakex",
+    "cooperlake",
+    "sapphirerapids",
+    "armv8",
+    "cortexa53",
+    "cortexa55",
+    "cortexa57",
+    "cortexa72",
+    "cortexa73",
+    "neoversen1",
+    "neoversen2",
+    "neoversev1",
+    "neoversev2",
+    "cortexx1",
+    "cortexx2",
+    "cortexa510",
+    "cortexa710",
+    "thunderx",
+    "thunderx2t99",
+    "thunderx3t110",
+    "tsv110",
+    "emag8180",
+    "falkor",
+    "a64fx",
+    "armv8sve",
+    "ft2000",
+    "vortex",
+];
+
+/// Notes on variables that change which kernels or runtime a BLAS uses.
+pub fn notes(t: &ThreadFacts) -> Vec<VarNote> {
+    let mut out = Vec::new();
+    let mut note = |var: &str, value: &str, warning: bool, message: String| {
+        out.push(VarNote {
+            var: var.into(),
+            value: value.into(),
+            message,
+            warning,
+        });
+    };
+    let get = |k: &str| t.vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+    if let Some(v) = get("MKL_DEBUG_CPU_TYPE") {
+        note(
+            "MKL_DEBUG_CPU_TYPE",
+            v,
+            true,
+            "MKL_DEBUG_CPU_TYPE has been ignored since MKL 2020 Update 1: it no longer makes MKL \
+             use its AVX2 kernels on AMD CPUs. Newer MKL has its own Zen code path for DGEMM; \
+             OpenBLAS or BLIS are the usual choice on AMD."
+                .into(),
+        );
+    }
+    if let Some(v) = get("OPENBLAS_CORETYPE") {
+        let known = OPENBLAS_CORES.contains(&v.to_ascii_lowercase().as_str());
+        let msg = if known {
+            format!(
+                "OPENBLAS_CORETYPE={v} forces OpenBLAS (DYNAMIC_ARCH builds) to use the {v} \
+                 kernels instead of the ones for this CPU. It works around crashes or wrong \
+                 results on some CPUs, but an older core type can be much slower; unset it \
+                 unless you need it."
+            )
+        } else {
+            format!(
+                "OPENBLAS_CORETYPE={v} is not a core name OpenBLAS is known to accept (e.g. \
+                 Haswell, SkylakeX, Zen, NeoverseN1); OpenBLAS may ignore it or fall back to a \
+                 generic kernel."
+            )
+        };
+        note("OPENBLAS_CORETYPE", v, true, msg);
+    }
+    if let Some(v) = get("MKL_THREADING_LAYER") {
+        let (warning, msg) = match v.to_ascii_uppercase().as_str() {
+            "INTEL" => (
+                false,
+                "MKL uses Intel OpenMP (libiomp5), its default.".to_string(),
+            ),
+            "SEQUENTIAL" => (
+                false,
+                "MKL runs single-threaded (MKL_NUM_THREADS and OMP_NUM_THREADS do not apply to \
+                 it)."
+                    .to_string(),
+            ),
+            "GNU" => (
+                false,
+                "MKL uses GNU OpenMP (libgomp), sharing the runtime of GCC-built OpenMP code \
+                 instead of loading libiomp5."
+                    .to_string(),
+            ),
+            "TBB" => (false, "MKL uses Intel TBB for threading.".to_string()),
+            "PGI" => (
+                false,
+                "MKL uses the PGI OpenMP runtime (older MKL only).".to_string(),
+            ),
+            _ => (
+                true,
+                format!(
+                    "MKL_THREADING_LAYER={v} is not a layer MKL knows (INTEL, SEQUENTIAL, GNU, \
+                     TBB); libmkl_rt will not start as intended."
+                ),
+            ),
+        };
+        note("MKL_THREADING_LAYER", v, warning, msg);
+    }
+    if let Some(v) = get("MKL_INTERFACE_LAYER") {
+        let upper = v.to_ascii_uppercase().replace(' ', "");
+        let msg = match upper.as_str() {
+            "LP64" | "GNU,LP64" => (
+                false,
+                "MKL uses 32-bit integers (LP64), its default.".into(),
+            ),
+            "ILP64" | "GNU,ILP64" => (
+                true,
+                format!(
+                    "MKL_INTERFACE_LAYER={v} makes libmkl_rt expect 64-bit integers; callers \
+                     built for LP64 (the usual NumPy/SciPy builds linked to libblas) can get \
+                     wrong results or crash."
+                ),
+            ),
+            _ => (
+                true,
+                format!(
+                    "MKL_INTERFACE_LAYER={v} is not a value MKL knows (LP64, ILP64, GNU,LP64, \
+                     GNU,ILP64)."
+                ),
+            ),
+        };
+        note("MKL_INTERFACE_LAYER", v, msg.0, msg.1);
+    }
+    if let Some(v) = get("MKL_ENABLE_INSTRUCTIONS") {
+        note(
+            "MKL_ENABLE_INSTRUCTIONS",
+            v,
+            false,
+            format!(
+                "MKL_ENABLE_INSTRUCTIONS={v} caps the instruction set MKL dispatches to (Intel \
+                 CPUs only); kernels newer than {v} are not used."
+            ),
+        );
+    }
+    if let Some(v) = get("MKL_DYNAMIC") {
+        let upper = v.to_ascii_uppercase();
+        if matches!(upper.as_str(), "FALSE" | "0" | "NO" | "OFF" | "F" | "N") {
+            note(
+                "MKL_DYNAMIC",
+                v,
+                false,
+                "MKL_DYNAMIC=FALSE: MKL uses exactly the threads requested, SMT siblings \
+                 included, instead of scaling down to the physical cores."
+                    .into(),
+            );
+        } else if !matches!(upper.as_str(), "TRUE" | "1" | "YES" | "ON" | "T" | "Y") {
+            note(
+                "MKL_DYNAMIC",
+                v,
+                true,
+                format!("MKL_DYNAMIC={v} is neither TRUE nor FALSE."),
+            );
+        }
+    }
+    if let Some(v) = get("KMP_DUPLICATE_LIB_OK")
+        && matches!(v.to_ascii_uppercase().as_str(), "TRUE" | "1" | "YES")
+    {
+        note(
+            "KMP_DUPLICATE_LIB_OK",
+            v,
+            true,
+            "KMP_DUPLICATE_LIB_OK hides Intel OpenMP's \"OMP: Error #15\" about two copies of \
+             libiomp5 in one process; running with both can crash or give wrong results. \
+             Remove the duplicate runtime instead."
+                .into(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(logical: usize, physical: Option<usize>, usable: usize) -> CpuFacts {
+        CpuFacts {
+            logical_cpus: logical,
+            affinity_cpus: Some(logical),
+            physical_cores: physical,
+            usable_cpus: usable,
+            ..Default::default()
+        }
+    }
+
+    fn facts(pairs: &[(&str, &str)], c: &CpuFacts) -> ThreadFacts {
+        from_env(&EnvSnapshot::from_pairs(pairs.iter().copied()), c)
+    }
+
+    #[test]
+    fn defaults_without_variables() {
+        let c = cpu(16, Some(8), 4);
+        let t = facts(&[("PATH", "/bin")], &c);
+        assert!(t.vars.is_empty());
+        assert_eq!(t.openblas_default, 16, "OpenBLAS ignores the quota");
+        assert_eq!(t.mkl_default, 8, "MKL_DYNAMIC scales to physical cores");
+        assert_eq!(t.blis_default, 1);
+        assert_eq!(t.usable_cpus, 4);
+        assert!(t.invalid.is_empty());
+    }
+
+    #[test]
+    fn openblas_precedence() {
+        let c = cpu(16, Some(8), 16);
+        let t = facts(&[("OMP_NUM_THREADS", "4"), ("GOTO_NUM_THREADS", "3")], &c);
+        assert_eq!(t.openblas_default, 3);
+        let t = facts(
+            &[
+                ("OMP_NUM_THREADS", "4"),
+                ("GOTO_NUM_THREADS", "3"),
+                ("OPENBLAS_NUM_THREADS", "2"),
+            ],
+            &c,
+        );
+        assert_eq!(t.openblas_default, 2);
+        let t = facts(&[("OMP_NUM_THREADS", "4,2")], &c);
+        assert_eq!(t.openblas_default, 4);
+        assert!(t.invalid.is_empty());
+        // OPENBLAS_NUM_THREADS=0 is invalid and OpenBLAS falls through to the next variable.
+        let t = facts(
+            &[("OPENBLAS_NUM_THREADS", "0"), ("OMP_NUM_THREADS", "5")],
+            &c,
+        );
+        assert_eq!(t.openblas_default, 5);
+        assert_eq!(t.invalid.len(), 1);
+        // Clamped to the CPUs in the affinity mask.
+        let t = facts(&[("OPENBLAS_NUM_THREADS", "64")], &c);
+        assert_eq!(t.openblas_default, 16);
+        let t = facts(
+            &[
+                ("OPENBLAS_DEFAULT_NUM_THREADS", "6"),
+                ("OMP_NUM_THREADS", "5"),
+            ],
+            &c,
+        );
+        assert_eq!(t.openblas_default, 6);
+    }
+
+    #[test]
+    fn mkl_precedence_and_dynamic() {
+        let c = cpu(16, Some(8), 16);
+        assert_eq!(facts(&[("OMP_NUM_THREADS", "4")], &c).mkl_default, 4);
+        assert_eq!(
+            facts(&[("OMP_NUM_THREADS", "4"), ("MKL_NUM_THREADS", "2")], &c).mkl_default,
+            2
+        );
+        assert_eq!(facts(&[("MKL_NUM_THREADS", "12")], &c).mkl_default, 8);
+        assert_eq!(
+            facts(&[("MKL_NUM_THREADS", "12"), ("MKL_DYNAMIC", "FALSE")], &c).mkl_default,
+            12
+        );
+        assert_eq!(facts(&[("MKL_DYNAMIC", "false")], &c).mkl_default, 16);
+        assert_eq!(
+            facts(&[("MKL_THREADING_LAYER", "sequential")], &c).mkl_default,
+            1
+        );
+        assert_eq!(
+            facts(
+                &[(
+                    "MKL_DOMAIN_NUM_THREADS",
+                    "MKL_DOMAIN_ALL=2, MKL_DOMAIN_BLAS=3"
+                )],
+                &c
+            )
+            .mkl_default,
+            3
+        );
+        // Without topology MKL's cap is the affinity count.
+        assert_eq!(facts(&[], &cpu(6, None, 6)).mkl_default, 6);
+    }
+
+    #[test]
+    fn blis_precedence() {
+        let c = cpu(8, Some(4), 8);
+        assert_eq!(facts(&[], &c).blis_default, 1);
+        assert_eq!(facts(&[("OMP_NUM_THREADS", "3")], &c).blis_default, 3);
+        assert_eq!(
+            facts(&[("OMP_NUM_THREADS", "3"), ("BLIS_NUM_THREADS", "2")], &c).blis_default,
+            2
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let c = cpu(4, Some(2), 4);
+        let t = facts(
+            &[
+                ("OMP_NUM_THREADS", "four"),
+                ("MKL_NUM_THREADS", "-2"),
+                ("OPENBLAS_NUM_THREADS", ""),
+                ("BLIS_NUM_THREADS", "0"),
+                ("NUMEXPR_NUM_THREADS", "2.5"),
+            ],
+            &c,
+        );
+        assert_eq!(t.invalid.len(), 4, "{:?}", t.invalid);
+        assert!(
+            t.invalid
+                .iter()
+                .any(|e| e.contains("OMP_NUM_THREADS=\"four\""))
+        );
+        assert!(
+            t.invalid
+                .iter()
+                .any(|e| e.contains("MKL_NUM_THREADS=\"-2\""))
+        );
+        assert!(
+            t.invalid
+                .iter()
+                .any(|e| e.contains("BLIS_NUM_THREADS=\"0\""))
+        );
+        assert!(t.invalid.iter().any(|e| e.contains("NUMEXPR_NUM_THREADS")));
+        assert_eq!(
+            t.vars.get("OPENBLAS_NUM_THREADS").map(String::as_str),
+            Some("")
+        );
+        assert_eq!(t.openblas_default, 4);
+        assert!(parse_count("OMP_NUM_THREADS", "4,x").is_err());
+        assert!(parse_count("OMP_NUM_THREADS", "4,0").is_err());
+        assert_eq!(parse_count("OMP_NUM_THREADS", " 8 "), Ok(Some(8)));
+        assert!(parse_count("MKL_NUM_THREADS", "4,2").is_err());
+    }
+
+    #[test]
+    fn contradictions_explain_the_winner() {
+        let c = cpu(8, Some(4), 8);
+        let t = facts(&[("OMP_NUM_THREADS", "8"), ("MKL_NUM_THREADS", "2")], &c);
+        let cs = contradictions(&t);
+        assert_eq!(cs.len(), 1);
+        assert!(cs[0].contains("MKL uses MKL_NUM_THREADS (2)"), "{}", cs[0]);
+        let t = facts(
+            &[("OMP_NUM_THREADS", "1"), ("OPENBLAS_NUM_THREADS", "4")],
+            &c,
+        );
+        let cs = contradictions(&t);
+        assert_eq!(cs.len(), 1);
+        assert!(cs[0].contains("OpenMP build of OpenBLAS"));
+        let t = facts(&[("OMP_NUM_THREADS", "4,2"), ("MKL_NUM_THREADS", "4")], &c);
+        assert!(contradictions(&t).is_empty());
+        let t = facts(
+            &[("OPENBLAS_NUM_THREADS", "4"), ("GOTO_NUM_THREADS", "2")],
+            &c,
+        );
+        assert_eq!(contradictions(&t).len(), 1);
+        let t = facts(&[("OMP_NUM_THREADS", "bad"), ("MKL_NUM_THREADS", "2")], &c);
+        assert!(contradictions(&t).is_empty());
+    }
+
+    #[test]
+    fn oversubscription_against_quota() {
+        // A 64-CPU host, docker --cpus=2: OpenBLAS starts 64 threads.
+        let c = cpu(64, Some(32), 2);
+        let t = facts(&[], &c);
+        assert_eq!(oversubscribed(&t, BlasImpl::Openblas), Some((64, 2)));
+        assert_eq!(oversubscribed(&t, BlasImpl::Mkl), Some((32, 2)));
+        assert_eq!(oversubscribed(&t, BlasImpl::Blis), None);
+        assert_eq!(oversubscribed(&t, BlasImpl::Accelerate), None);
+        let t = facts(&[("OMP_NUM_THREADS", "2")], &c);
+        assert_eq!(oversubscribed(&t, BlasImpl::Openblas), None);
+        assert_eq!(suggested_threads(&c), 2);
+        assert_eq!(suggested_threads(&cpu(16, Some(8), 16)), 8);
+        assert_eq!(suggested_threads(&cpu(4, None, 4)), 4);
+    }
+
+    #[test]
+    fn notes_on_kernel_and_layer_variables() {
+        let c = cpu(8, Some(4), 8);
+        let t = facts(
+            &[
+                ("MKL_DEBUG_CPU_TYPE", "5"),
+                ("OPENBLAS_CORETYPE", "Haswell"),
+                ("MKL_THREADING_LAYER", "GNU"),
+                ("KMP_DUPLICATE_LIB_OK", "TRUE"),
+            ],
+            &c,
+        );
+        let n = notes(&t);
+        let by = |v: &str| n.iter().find(|x| x.var == v).unwrap();
+        assert!(by("MKL_DEBUG_CPU_TYPE").message.contains("2020 Update 1"));
+        assert!(by("MKL_DEBUG_CPU_TYPE").warning);
+        assert!(by("OPENBLAS_CORETYPE").message.contains("forces"));
+        assert!(!by("MKL_THREADING_LAYER").warning);
+        assert!(by("KMP_DUPLICATE_LIB_OK").warning);
+
+        let t = facts(
+            &[
+                ("OPENBLAS_CORETYPE", "Pentium9"),
+                ("MKL_THREADING_LAYER", "openmp"),
+                ("MKL_INTERFACE_LAYER", "ILP64"),
+                ("MKL_DYNAMIC", "maybe"),
+            ],
+            &c,
+        );
+        let n = notes(&t);
+        assert_eq!(n.len(), 4);
+        assert!(n.iter().all(|x| x.warning), "{n:?}");
+        assert!(n.iter().any(|x| x.message.contains("not a core name")));
+        assert!(
+            n.iter()
+                .any(|x| x.message.contains("not a layer MKL knows"))
+        );
+        assert!(notes(&facts(&[], &c)).is_empty());
+    }
+
+    #[test]
+    fn mkl_domain_parsing() {
+        assert_eq!(mkl_domain_blas_threads("MKL_DOMAIN_ALL=2"), Some(2));
+        assert_eq!(
+            mkl_domain_blas_threads("MKL_DOMAIN_ALL 2, MKL_DOMAIN_BLAS 4"),
+            Some(4)
+        );
+        assert_eq!(mkl_domain_blas_threads("MKL_BLAS=3;MKL_FFT=1"), Some(3));
+        assert_eq!(mkl_domain_blas_threads("MKL_DOMAIN_FFT=2"), None);
+        assert_eq!(mkl_domain_blas_threads("garbage"), None);
+    }
 }

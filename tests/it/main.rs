@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod cpu;
 mod corpus_condarc;
 mod corpus_envs;
 mod doctor;
