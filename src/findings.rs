@@ -464,14 +464,8 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
     }
 
     // Threads: pool larger than usable CPUs, contradictions.
-    let usable = f.machine.usable_cpus.max(1);
-    let pool = match imp {
-        BlasImpl::Openblas => Some(f.threads.openblas_default),
-        BlasImpl::Mkl => Some(f.threads.mkl_default),
-        BlasImpl::Blis => Some(f.threads.blis_default),
-        _ => None,
-    };
-    if let Some(pool) = pool.filter(|p| *p > usable) {
+    let over = crate::threads::oversubscribed(&f.threads, imp);
+    if let Some((pool, usable)) = over {
         let why = match (f.machine.cpu_quota, imp) {
             (Some(q), BlasImpl::Openblas) => format!(
                 "a cgroup CPU quota of {q} CPUs{} limits this process to {usable}, but OpenBLAS ignores quotas and \
@@ -500,7 +494,7 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
                      every BLAS call. With several worker processes it multiplies (N workers x {pool} threads)."
                 ),
             )
-            .fix(Some(format!("export {var}={usable} OMP_NUM_THREADS={usable}")), None),
+            .fix(Some(format!("export {var}={n} OMP_NUM_THREADS={n}", n = crate::threads::suggested_threads(&f.machine))), None),
         );
     }
     for c in crate::threads::contradictions(&f.threads) {
@@ -519,25 +513,12 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
             list(&f.threads.invalid),
         ));
     }
-    if f.threads.vars.contains_key("MKL_DEBUG_CPU_TYPE") {
+    for n in crate::threads::notes(&f.threads) {
         out.push(Finding::new(
-            "mkl-debug-cpu-type",
-            Severity::Info,
-            "MKL_DEBUG_CPU_TYPE is set but has no effect",
-            "MKL removed MKL_DEBUG_CPU_TYPE in MKL 2020 Update 1; it no longer forces the AVX2 code path on AMD CPUs."
-                .to_string(),
-        ));
-    }
-    if let Some(ct) = f.threads.vars.get("OPENBLAS_CORETYPE") {
-        out.push(Finding::new(
-            "openblas-coretype-forced",
-            Severity::Info,
-            format!("OPENBLAS_CORETYPE={ct} forces OpenBLAS's kernels"),
-            format!(
-                "OpenBLAS will use the {ct} kernels instead of detecting {}. That is a workaround for old bugs; \
-                 unset it unless you need it.",
-                cpu_label(f)
-            ),
+            &format!("env-{}", n.var.to_ascii_lowercase().replace('_', "-")),
+            if n.warning { Severity::Warning } else { Severity::Info },
+            format!("{}={} is set", n.var, n.value),
+            n.message,
         ));
     }
 
@@ -1064,6 +1045,7 @@ mod tests {
     fn openblas_ignores_quota() {
         let mut f = intel_linux();
         f.machine.usable_cpus = 2;
+        f.threads.usable_cpus = 2;
         f.machine.cpu_quota = Some(2.0);
         f.machine.cpu_quota_source = Some("/sys/fs/cgroup/cpu.max".into());
         let x = evaluate(&f)
