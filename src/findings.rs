@@ -516,7 +516,11 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
     for n in crate::threads::notes(&f.threads) {
         out.push(Finding::new(
             &format!("env-{}", n.var.to_ascii_lowercase().replace('_', "-")),
-            if n.warning { Severity::Warning } else { Severity::Info },
+            if n.warning {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
             format!("{}={} is set", n.var, n.value),
             n.message,
         ));

@@ -189,9 +189,22 @@ impl Out {
         self.s.push_str(&self.st.bold(title));
         self.s.push('\n');
     }
+    /// `  Label      value`, the value wrapped at 80 columns under itself.
     fn row(&mut self, label: &str, value: impl AsRef<str>) {
-        self.s
-            .push_str(&format!("  {:<11}{}\n", label, value.as_ref()));
+        let value = value.as_ref();
+        // Styled values carry escape codes that `wrap` would count: only wrap plain text.
+        let lines = if value.contains('\x1b') {
+            vec![value.to_string()]
+        } else {
+            wrap(value, 67)
+        };
+        for (i, l) in lines.iter().enumerate() {
+            let label = if i == 0 { label } else { "" };
+            self.s.push_str(&format!("  {label:<11}{l}\n"));
+        }
+        if lines.is_empty() {
+            self.s.push_str(&format!("  {label}\n"));
+        }
     }
     fn line(&mut self, text: impl AsRef<str>) {
         self.s.push_str(text.as_ref());
@@ -235,7 +248,9 @@ pub fn human(
             "  {} ({tag})",
             o.st.bold(rec.backend.display_name())
         ));
-        o.line(format!("  {}", rec.reason));
+        for l in wrap(&rec.reason, 76) {
+            o.line(format!("  {l}"));
+        }
     }
     o.s
 }

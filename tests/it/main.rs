@@ -3,8 +3,8 @@
 mod support;
 
 mod cli;
-mod cpu;
 mod corpus_condarc;
 mod corpus_envs;
+mod cpu;
 mod doctor;
 mod explain;

@@ -4,14 +4,45 @@ use std::path::PathBuf;
 
 /// Variables that change what blasfix sees; tests start without them.
 const HOST_VARS: &[&str] = &[
-    "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDA_EXE", "_CONDA_EXE", "_CONDA_ROOT", "CONDA_ROOT",
-    "CONDA_SHLVL", "CONDA_PYTHON_EXE", "CONDARC", "CONDA_CHANNELS", "CONDA_ENVS_PATH",
-    "CONDA_ENVS_DIRS", "MAMBA_EXE", "MAMBA_ROOT_PREFIX", "MAMBARC", "VIRTUAL_ENV", "PIXI_PROJECT_ROOT",
-    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONFIG_FILE", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS",
-    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
-    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "MKL_THREADING_LAYER",
-    "MKL_INTERFACE_LAYER", "MKL_DYNAMIC", "MKL_DEBUG_CPU_TYPE", "MKL_ENABLE_INSTRUCTIONS",
-    "OPENBLAS_CORETYPE", "OPENBLAS_VERBOSE", "KMP_AFFINITY", "KMP_DUPLICATE_LIB_OK", "FORCE_COLOR",
+    "CONDA_PREFIX",
+    "CONDA_DEFAULT_ENV",
+    "CONDA_EXE",
+    "_CONDA_EXE",
+    "_CONDA_ROOT",
+    "CONDA_ROOT",
+    "CONDA_SHLVL",
+    "CONDA_PYTHON_EXE",
+    "CONDARC",
+    "CONDA_CHANNELS",
+    "CONDA_ENVS_PATH",
+    "CONDA_ENVS_DIRS",
+    "MAMBA_EXE",
+    "MAMBA_ROOT_PREFIX",
+    "MAMBARC",
+    "VIRTUAL_ENV",
+    "PIXI_PROJECT_ROOT",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_CONFIG_FILE",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "MKL_THREADING_LAYER",
+    "MKL_INTERFACE_LAYER",
+    "MKL_DYNAMIC",
+    "MKL_DEBUG_CPU_TYPE",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_VERBOSE",
+    "KMP_AFFINITY",
+    "KMP_DUPLICATE_LIB_OK",
+    "FORCE_COLOR",
     "CLICOLOR_FORCE",
 ];
 
@@ -29,7 +60,9 @@ pub fn blasfix() -> assert_cmd::Command {
 /// An empty directory shared by tests as HOME.
 pub fn empty_home() -> PathBuf {
     static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    HOME.get_or_init(|| tempfile::tempdir().expect("temp dir for HOME")).path().to_path_buf()
+    HOME.get_or_init(|| tempfile::tempdir().expect("temp dir for HOME"))
+        .path()
+        .to_path_buf()
 }
 
 /// `../shared/corpus/<sub>` when the shared corpus is present beside the checkout.
