@@ -2,6 +2,7 @@
 
 mod support;
 
+mod apply;
 mod cli;
 mod corpus_condarc;
 mod corpus_envs;
