@@ -234,7 +234,10 @@ impl Apply<'_> {
             &fe.exe,
             &preview_args,
             self.timeout(),
-            &self.show("Previewing"),
+            &Show {
+                echo: false,
+                ..self.show("Previewing")
+            },
         )
         .map_err(|e| UserError::usage(format!("cannot run {}: {e}", fe.exe.display())))?;
         let preview = match self.preview_of(&fe, &out, &preview_args) {
