@@ -577,6 +577,9 @@ pub fn run(
             let _ = handle.kill();
         }
     };
+    if ending == Ending::Exited && interrupt::happened() {
+        ending = Ending::Interrupted;
+    }
     // Drain what is left; a grandchild holding the pipe must not keep us waiting.
     let drain_until = Instant::now() + Duration::from_millis(500);
     while let Ok((s, l)) = rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {

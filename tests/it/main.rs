@@ -8,3 +8,4 @@ mod corpus_condarc;
 mod corpus_envs;
 mod doctor;
 mod explain;
+mod pty;
