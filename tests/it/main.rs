@@ -8,4 +8,5 @@ mod corpus_condarc;
 mod corpus_envs;
 mod doctor;
 mod explain;
+mod heavy_apply;
 mod pty;
