@@ -85,7 +85,7 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", rename_all = "kebab-case")]
 pub enum Decision {
-    Switch(Plan),
+    Switch(Box<Plan>),
     AlreadyOn { backend: BlasImpl, summary: String },
 }
 
@@ -416,7 +416,7 @@ pub fn plan(facts: &Facts, req: &Request) -> Result<Decision, Refusal> {
     if let Some(p) = &pinned.new_pin {
         summary.push(format!("after success, pin `{p}` in conda-meta/pinned"));
     }
-    Ok(Decision::Switch(Plan {
+    Ok(Decision::Switch(Box::new(Plan {
         prefix,
         family,
         subdir,
@@ -426,7 +426,7 @@ pub fn plan(facts: &Facts, req: &Request) -> Result<Decision, Refusal> {
         steps,
         pinned,
         summary,
-    }))
+    })))
 }
 
 impl Plan {
@@ -499,10 +499,10 @@ pub fn spec_name_build(line: &str) -> Option<(String, Option<String>)> {
     let mut build = None;
     if let Some(b) = bracket {
         for kv in b.split(',') {
-            if let Some((k, v)) = kv.split_once('=') {
-                if k.trim() == "build" {
-                    build = Some(v.trim().trim_matches(|c| c == '"' || c == '\'').to_string());
-                }
+            if let Some((k, v)) = kv.split_once('=')
+                && k.trim() == "build"
+            {
+                build = Some(v.trim().trim_matches(|c| c == '"' || c == '\'').to_string());
             }
         }
     }
@@ -692,7 +692,7 @@ mod tests {
 
     fn switch(d: Decision) -> Plan {
         match d {
-            Decision::Switch(p) => p,
+            Decision::Switch(p) => *p,
             other => panic!("expected a switch, got {other:?}"),
         }
     }

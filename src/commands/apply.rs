@@ -419,10 +419,8 @@ impl Apply<'_> {
             prefix.display(),
             target.display_name()
         );
-        if pinned_written {
-            if let Some(pin) = &plan.pinned.new_pin {
-                done.push_str(&format!(" Pinned `{pin}` in conda-meta/pinned."));
-            }
+        if pinned_written && let Some(pin) = &plan.pinned.new_pin {
+            done.push_str(&format!(" Pinned `{pin}` in conda-meta/pinned."));
         }
         self.say(s.ok(&done));
         if let Some(b) = &bench {

@@ -417,3 +417,26 @@ fn json_failure_is_still_one_object() {
     let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object on stdout");
     assert_eq!(v["outcome"]["status"], "failed");
 }
+
+#[cfg(unix)]
+#[test]
+fn read_only_prefix_exits_2_and_changes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        eprintln!("note: running as root, permission bits do not stop writes; test skipped");
+        return;
+    }
+    let f = fixture(Some("libblas=*=*openblas\n"));
+    let meta = f.prefix.join("conda-meta");
+    let before = snapshot(&f.prefix);
+    std::fs::set_permissions(&meta, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let assert = f.cmd("ok").arg("--yes").assert();
+    std::fs::set_permissions(&meta, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert
+        .code(2)
+        .stderr(predicate::str::contains("not writable"))
+        .stderr(predicate::str::contains("conda-meta"));
+    assert_eq!(snapshot(&f.prefix), before);
+    assert!(f.argv_log().is_empty());
+}
