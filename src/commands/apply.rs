@@ -258,6 +258,28 @@ impl Apply<'_> {
         for l in preview.lines() {
             self.say(format!("  {l}"));
         }
+        if preview.is_empty() && plan.steps.len() == 1 {
+            // The frontend sees nothing to install, yet the plan says the env does not run the
+            // target (e.g. declared right, loaded wrong): conda cannot fix that.
+            return self.fail(
+                &prefix,
+                target,
+                &fe,
+                &decision,
+                commands,
+                Some(&preview),
+                Outcome {
+                    status: "failed".into(),
+                    message: format!(
+                        "{} has nothing to install, yet the environment runs {}; `blasfix explain blas` tells why",
+                        fe.kind.as_str(),
+                        before.describe()
+                    ),
+                    before: Some(before),
+                    ..Default::default()
+                },
+            );
+        }
         if args.dry_run {
             self.say("Dry run: nothing changed.");
             self.emit_json(

@@ -64,7 +64,7 @@ olds = sorted(p for n in ("libblas", "libcblas", "liblapack") for p in glob.glob
 old_recs = [json.load(open(p)) for p in olds]
 have = old_recs[0]["build"].rsplit("_", 1)[1] if old_recs else None
 if dry:
-    if have == want:
+    if have == want or mode == "nothing":
         print(json.dumps({"success": True, "message": "All requested packages already installed."}))
         sys.exit(0)
     def dump(r, build):
@@ -439,4 +439,17 @@ fn read_only_prefix_exits_2_and_changes_nothing() {
         .stderr(predicate::str::contains("conda-meta"));
     assert_eq!(snapshot(&f.prefix), before);
     assert!(f.argv_log().is_empty());
+}
+
+#[test]
+fn frontend_with_nothing_to_do_is_not_success() {
+    let f = fixture(None);
+    let before = snapshot(&f.prefix);
+    f.cmd("nothing")
+        .arg("--yes")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("nothing to install"));
+    assert_eq!(snapshot(&f.prefix), before);
+    assert_eq!(f.argv_log().len(), 1, "only the preview ran");
 }
