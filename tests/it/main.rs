@@ -2,9 +2,12 @@
 
 mod support;
 
+mod apply;
 mod cli;
 mod corpus_condarc;
 mod corpus_envs;
 mod cpu;
 mod doctor;
 mod explain;
+mod heavy_apply;
+mod pty;
