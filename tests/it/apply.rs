@@ -422,16 +422,32 @@ fn json_failure_is_still_one_object() {
 #[test]
 fn read_only_prefix_exits_2_and_changes_nothing() {
     use std::os::unix::fs::PermissionsExt;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        eprintln!("note: running as root, permission bits do not stop writes; test skipped");
-        return;
-    }
     let f = fixture(Some("libblas=*=*openblas\n"));
+    let Some(mut cmd) = crate::support::blasfix_unprivileged() else {
+        eprintln!("note: root without setpriv; permission bits cannot be tested");
+        return;
+    };
+    crate::support::world_readable(&f.root);
+    crate::support::world_readable(&crate::support::empty_home());
     let meta = f.prefix.join("conda-meta");
     let before = snapshot(&f.prefix);
     std::fs::set_permissions(&meta, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let assert = f.cmd("ok").arg("--yes").assert();
+    let assert = cmd
+        .env("CONDA_EXE", &f.fake)
+        .env("FAKE_LOG", &f.log)
+        .env("FAKE_MODE", "ok")
+        .current_dir(&f.root)
+        .args([
+            "apply",
+            "--frontend",
+            "conda",
+            "--backend",
+            "mkl",
+            "--yes",
+            "-p",
+        ])
+        .arg(&f.prefix)
+        .assert();
     std::fs::set_permissions(&meta, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert
         .code(2)

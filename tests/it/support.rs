@@ -50,11 +50,60 @@ const HOST_VARS: &[&str] = &[
 /// variables, with HOME pointing at an empty directory (so no real ~/.condarc is read).
 pub fn blasfix() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_blasfix"));
+    clean(&mut cmd);
+    cmd
+}
+
+fn clean(cmd: &mut assert_cmd::Command) {
     cmd.env("NO_COLOR", "1").env("HOME", empty_home());
     for v in HOST_VARS {
         cmd.env_remove(v);
     }
-    cmd
+}
+
+/// `blasfix` run as an unprivileged user, so that permission bits apply (tests run as root in
+/// CI): through `setpriv` as nobody when this process is root, else as this user. None when
+/// root and `setpriv` is missing. Files the command must read need to be world-readable.
+pub fn blasfix_unprivileged() -> Option<assert_cmd::Command> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some(blasfix());
+    }
+    let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())?;
+    let mut cmd = assert_cmd::Command::new(setpriv);
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_blasfix"));
+    clean(&mut cmd);
+    Some(cmd)
+}
+
+/// Make a directory tree readable (and directories searchable) by every user.
+#[cfg(unix)]
+pub fn world_readable(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&d) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode();
+        let want = if meta.is_dir() {
+            mode | 0o755
+        } else {
+            mode | 0o644
+        };
+        let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(want));
+        if meta.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(&d) {
+                stack.extend(rd.flatten().map(|e| e.path()));
+            }
+        }
+    }
 }
 
 /// An empty directory shared by tests as HOME.
