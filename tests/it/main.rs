@@ -7,3 +7,5 @@ mod corpus_condarc;
 mod corpus_envs;
 mod doctor;
 mod explain;
+mod heavy_linkage;
+mod linkage;
