@@ -573,8 +573,8 @@ pub fn read_binary(path: &Path, arch: Option<Architecture>) -> Result<BinaryInfo
         FileKind::MachO32 => read_macho::<macho::MachHeader32<Endianness>, _>(data),
         FileKind::MachOFat32 => return read_fat::<macho::FatArch32>(&cache, arch),
         FileKind::MachOFat64 => return read_fat::<macho::FatArch64>(&cache, arch),
-        FileKind::Pe64 => read_pe::<pe::ImageNtHeaders64, _>(data),
-        FileKind::Pe32 => read_pe::<pe::ImageNtHeaders32, _>(data),
+        FileKind::Pe64 => return read_pe::<pe::ImageNtHeaders64, _>(data),
+        FileKind::Pe32 => return read_pe::<pe::ImageNtHeaders32, _>(data),
         other => return Err(format!("unsupported binary format {other:?}")),
     };
     r.map_err(|e| format!("malformed binary: {e}"))
@@ -672,42 +672,59 @@ fn read_fat<Fat: FatArch>(
     }
 }
 
-fn read_pe<'d, Pe, R>(data: R) -> object::Result<BinaryInfo>
+fn read_pe<'d, Pe, R>(data: R) -> Result<BinaryInfo, String>
 where
     Pe: ImageNtHeaders,
     R: ReadRef<'d>,
 {
-    let dos = pe::ImageDosHeader::parse(data)?;
+    let bad = |e: object::Error| format!("malformed binary: {e}");
+    let dos = pe::ImageDosHeader::parse(data).map_err(bad)?;
     let mut offset = dos.nt_headers_offset().into();
-    let (nt, dirs) = Pe::parse(data, &mut offset)?;
-    let sections = nt.sections(data, offset)?;
-    let mut info = BinaryInfo {
-        format: Format::Pe,
-        ..Default::default()
+    let (nt, dirs) = Pe::parse(data, &mut offset).map_err(bad)?;
+    let sections = nt.sections(data, offset).map_err(bad)?;
+    // Descriptors and names are read one by one at their file offsets (names may sit in
+    // another section, as delvewheel's renamed DLLs do), never whole sections.
+    let dll_names = |entry: usize, size: u64, name_field: usize| -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        let va = dirs.get(entry).map_or(0, |d| d.virtual_address.get(LE));
+        if va == 0 {
+            return Ok(out);
+        }
+        let unreadable = |what: &str| format!("malformed binary: unreadable PE {what}");
+        let (offset, len) = sections
+            .pe_file_range_at(va)
+            .ok_or_else(|| unreadable("imports"))?;
+        let (offset, len) = (u64::from(offset), u64::from(len));
+        let mut at = 0;
+        while at + size <= len && out.len() < 4096 {
+            let d = data
+                .read_bytes_at(offset + at, size)
+                .map_err(|_| unreadable("imports"))?;
+            at += size;
+            if d.iter().all(|b| *b == 0) {
+                break;
+            }
+            let f = &d[name_field..name_field + 4];
+            let rva = u32::from_le_bytes([f[0], f[1], f[2], f[3]]);
+            let (n_off, n_len) = sections
+                .pe_file_range_at(rva)
+                .ok_or_else(|| unreadable("import name"))?;
+            let range = u64::from(n_off)..u64::from(n_off) + u64::from(n_len);
+            let name = data
+                .read_bytes_at_until(range, 0)
+                .map_err(|_| unreadable("import name"))?;
+            out.push(strings(name));
+        }
+        Ok(out)
     };
-    if let Some(imports) = dirs.import_table(data, &sections)? {
-        let mut it = imports.descriptors()?;
-        while let Some(d) = it.next()? {
-            let rva = d.name.get(LE);
-            // Names may sit in another section than the first one's (delvewheel's renames).
-            let name = match imports.name(rva) {
-                Ok(n) => n,
-                Err(e) => {
-                    let at = sections.pe_data_at(data, rva).ok_or(e)?;
-                    at.split(|b| *b == 0).next().unwrap_or(at)
-                }
-            };
-            info.needed.push(strings(name));
-        }
-    }
-    if let Some(delayed) = dirs.delay_load_import_table(data, &sections)? {
-        let mut it = delayed.descriptors()?;
-        while let Some(d) = it.next()? {
-            info.needed
-                .push(strings(delayed.name(d.dll_name_rva.get(LE))?));
-        }
-    }
-    Ok(info)
+    // IMAGE_IMPORT_DESCRIPTOR: 20 bytes, Name at 12; IMAGE_DELAYLOAD_DESCRIPTOR: 32, DllNameRVA at 4.
+    let mut needed = dll_names(pe::IMAGE_DIRECTORY_ENTRY_IMPORT, 20, 12)?;
+    needed.extend(dll_names(pe::IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT, 32, 4)?);
+    Ok(BinaryInfo {
+        format: Format::Pe,
+        needed,
+        ..Default::default()
+    })
 }
 
 /// The implementation a library's exported symbols prove (ELF `.dynsym`, PE export names).

@@ -194,6 +194,37 @@ fn heavy_linkage_windows_wheel_delvewheel_dll() {
     }
 }
 
+/// Not a timed assertion: prints how long `inspect` takes on each real layout (the budget is a
+/// few milliseconds inside `doctor --no-runtime`).
+#[test]
+fn heavy_linkage_timing_report() {
+    let Some(h) = heavy_dir() else { return };
+    let cases = [
+        ("prefixes/mkl", Some("linux-64")),
+        ("prefixes/openblas", Some("linux-64")),
+        ("venv-pypi", None),
+        ("wheels/macos-arm64-openblas", Some("osx-arm64")),
+        ("wheels/win-amd64", Some("win-64")),
+    ];
+    for (name, subdir) in cases {
+        let env = need(h.join(name));
+        let site = if name.starts_with("wheels/") {
+            env.clone()
+        } else {
+            site_packages(&env)
+        };
+        let runs = 20;
+        let start = std::time::Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(linkage::inspect(&env, &site, subdir));
+        }
+        eprintln!(
+            "inspect {name}: {:?} per call (mean of {runs})",
+            start.elapsed() / runs
+        );
+    }
+}
+
 #[test]
 fn heavy_linkage_doctor_json_on_prefixes() {
     let Some(h) = heavy_dir() else { return };
