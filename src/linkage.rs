@@ -877,18 +877,20 @@ impl Walker<'_> {
                 return classify_path(&real).unwrap_or(BlasImpl::Unknown);
             }
         };
-        let mut inherited = Vec::new();
-        if node.info.runpath.is_empty() || node.info.format == Format::MachO {
-            inherited.extend(node.inherited_rpath.iter().cloned());
-        }
+        // The loader's own RPATH (an ELF RUNPATH voids it), then what the loader inherited:
+        // glibc walks the RPATHs of the whole chain of loaders; dyld the LC_RPATHs likewise.
         let own_dir = node.path.parent().unwrap_or(Path::new("")).to_path_buf();
-        let mut parent_rpath: Vec<(String, PathBuf)> = node
-            .info
-            .rpath
-            .iter()
-            .map(|r| (r.clone(), own_dir.clone()))
-            .collect();
-        parent_rpath.extend(inherited);
+        let effective = node.info.runpath.is_empty() || node.info.format == Format::MachO;
+        let mut parent_rpath: Vec<(String, PathBuf)> = if effective {
+            node.info
+                .rpath
+                .iter()
+                .map(|r| (r.clone(), own_dir.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        parent_rpath.extend(node.inherited_rpath.iter().cloned());
         let resolved_path = resolved.unwrap_or_else(|| real.clone());
         let child = Node {
             path: &resolved_path,

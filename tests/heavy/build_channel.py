@@ -155,7 +155,7 @@ def main():
 
     venv_lib = os.path.join(os.path.abspath(args.mkl_venv), "lib")
     libs = sorted(os.listdir(venv_lib))
-    omp = {f"lib/{n}": os.path.join(venv_lib, n) for n in libs if n.startswith("libiomp5")}
+    omp = {f"lib/{n}": os.path.join(venv_lib, n) for n in libs if n.startswith("libiomp5") and n.endswith(".so")}
     mkl = {f"lib/{n}": os.path.join(venv_lib, n) for n in libs
            if n.startswith("libmkl_") and ".so" in n and not MKL_SKIP.search(n)
            and not os.path.islink(os.path.join(venv_lib, n))}

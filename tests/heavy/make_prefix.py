@@ -32,7 +32,14 @@ def main():
                    platforms=["linux-64", "noarch"])
     for r in records:
         print(f"  {r.name.normalized} {r.version} {r.build}", flush=True)
-    call(rattler.install, records, target_prefix=prefix)
+    extra = {}
+    params = inspect.signature(rattler.install).parameters
+    if "show_progress" in params:
+        extra["show_progress"] = False
+    cache = os.environ.get("BLASFIX_RATTLER_CACHE")
+    if cache and "cache_dir" in params:
+        extra["cache_dir"] = cache  # private to the heavy dir: a rebuilt channel is never stale
+    call(rattler.install, records, target_prefix=prefix, **extra)
     print(f"installed {len(records)} packages into {prefix}", flush=True)
     sys.stdout.flush()
     # py-rattler's runtime has been seen to crash during interpreter teardown after a

@@ -5,8 +5,9 @@
 #   BLASFIX_HEAVY_DIR  where everything goes (default: tests/heavy/.cache, git-ignored)
 #
 # Needs a Debian-like machine with Rust and Python 3.11; installs with apt-get (as root, or via
-# sudo) what is missing: python3-numpy, libopenblas0-pthread, patchelf, python3-venv, unzip is not
-# needed. Idempotent: every step is skipped when its result exists (delete a directory to redo it).
+# sudo) what is missing: python3-numpy, libopenblas0-pthread, patchelf, python3-venv. Idempotent:
+# every step is skipped when its result exists (delete a directory to redo it); the channel and
+# prefixes are redone when build_channel.py or make_prefix.py change.
 #
 # Layout of $BLASFIX_HEAVY_DIR (the contract heavy tests rely on; see heavy_dir() in
 # tests/it/support.rs):
@@ -21,7 +22,7 @@
 #       macos-arm64-openblas/    macosx_11_0_arm64 (numpy/.dylibs/libscipy_openblas64_.dylib)
 #       macos-x86_64-openblas/   macosx_10_13_x86_64
 #       win-amd64/               win_amd64 (numpy.libs/libscipy_openblas64_-*.dll)
-#   pip-cache/             pip's download cache
+#   pip-cache/, rattler-cache/  download and package caches
 #   READY                  written last, when the layout is complete
 set -euo pipefail
 exec </dev/null
@@ -33,6 +34,7 @@ mkdir -p "$H"
 H="$(cd "$H" && pwd)"
 export PIP_CACHE_DIR="$H/pip-cache"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+export BLASFIX_RATTLER_CACHE="$H/rattler-cache"
 NUMPY_WHEEL_VERSION="2.1.3"
 PY="${PYTHON:-python3}"
 
@@ -105,11 +107,14 @@ fetch_wheel win-amd64 win_amd64
 
 # --- channel and prefixes ----------------------------------------------------------------------
 step "local conda channel"
-if [[ -f "$H/channel/.done" ]]; then
+# The channel and the prefixes are rebuilt when the scripts that make them change.
+stamp="$(cat "$here/build_channel.py" "$here/make_prefix.py" | sha256sum | cut -c1-16)"
+if [[ "$(cat "$H/channel/.done" 2>/dev/null)" == "$stamp" ]]; then
     echo "reusing channel/"
 else
+    rm -rf "$H/prefixes" "$H/rattler-cache"
     "$PY" "$here/build_channel.py" "$H/channel" --mkl-venv "$H/mkl-venv"
-    touch "$H/channel/.done"
+    echo "$stamp" > "$H/channel/.done"
 fi
 
 step "prefixes (py-rattler)"
@@ -117,10 +122,13 @@ mkdir -p "$H/prefixes"
 make_prefix() { # name specs...
     local name="$1"; shift
     local dest="$H/prefixes/$name"
-    if [[ -f "$dest/conda-meta/.done" ]]; then echo "reusing prefixes/$name"; return; fi
+    if [[ "$(cat "$dest/conda-meta/.done" 2>/dev/null)" == "$stamp $*" ]]; then
+        echo "reusing prefixes/$name"
+        return
+    fi
     rm -rf "$dest"
     "$H/tools/bin/python" "$here/make_prefix.py" "$H/channel" "$dest" "$@"
-    touch "$dest/conda-meta/.done"
+    echo "$stamp $*" > "$dest/conda-meta/.done"
 }
 make_prefix openblas numpy
 make_prefix mkl numpy 'libblas * *mkl'

@@ -306,3 +306,31 @@ fn a_module_linking_no_blas_gives_no_chain() {
     assert!(f.problems.is_empty(), "{:?}", f.problems);
     assert_eq!(f.implementation, BlasImpl::Unknown);
 }
+
+#[test]
+fn the_loaders_rpath_is_inherited_by_a_generic_libcblas() {
+    let Some(lab) = Lab::new() else { return };
+    let dir = lab.root.join("rp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ob = dir.join("libopenblas_blasfix_test.so.0");
+    lab.library(
+        &ob,
+        "libopenblas_blasfix_test.so.0",
+        &["openblas_get_num_threads"],
+        &[],
+    );
+    // libcblas.so.3 has no search path of its own: only the module's DT_RPATH finds its dep.
+    let args = ["-Wl,--no-as-needed", ob.to_str().unwrap()];
+    lab.library(
+        &dir.join("libcblas.so.3"),
+        "libcblas.so.3",
+        &["cblas_dgemm"],
+        &args,
+    );
+    let rpath = format!("-Wl,-rpath,{}", dir.display());
+    lab.module("libcblas.so.3", &["-Wl,--disable-new-dtags", &rpath]);
+    let f = linkage::inspect(&lab.prefix, &lab.site, None);
+    assert_eq!(f.implementation, BlasImpl::Openblas, "{f:?}");
+    assert_eq!(f.chains[0].hops.len(), 2);
+    assert_eq!(f.chains[0].hops[1].resolved.as_deref(), Some(ob.as_path()));
+}
