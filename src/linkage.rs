@@ -419,13 +419,11 @@ pub fn parse_ld_so_conf(text: &str, base: &Path) -> (Vec<PathBuf>, Vec<PathBuf>)
         if line.is_empty() || line.starts_with("hwcap ") {
             continue;
         }
-        if let Some(rest) = line.strip_prefix("include") {
-            if rest.starts_with([' ', '\t']) {
-                for pat in rest.split_whitespace() {
-                    includes.push(base.join(pat));
-                }
-                continue;
-            }
+        if let Some(rest) = line.strip_prefix("include")
+            && rest.starts_with([' ', '\t'])
+        {
+            includes.extend(rest.split_whitespace().map(|pat| base.join(pat)));
+            continue;
         }
         for d in line.split([' ', '\t', ',', ':']).filter(|d| !d.is_empty()) {
             dirs.push(PathBuf::from(d));
@@ -860,10 +858,10 @@ impl Walker<'_> {
                 .unwrap_or(BlasImpl::Unknown);
         };
         let base = file_name(&real);
-        if !is_generic_blas_name(&base) {
-            if let Some(i) = classify_path(&real) {
-                return i;
-            }
+        if !is_generic_blas_name(&base)
+            && let Some(i) = classify_path(&real)
+        {
+            return i;
         }
         if seen.contains(&real) || depth >= MAX_DEPTH {
             return classify_path(&real).unwrap_or(BlasImpl::Unknown);
