@@ -10,4 +10,6 @@ mod cpu;
 mod doctor;
 mod explain;
 mod heavy_apply;
+mod heavy_linkage;
+mod linkage;
 mod pty;
