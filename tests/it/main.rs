@@ -2,9 +2,11 @@
 
 mod support;
 
+mod bench;
 mod cli;
 mod corpus_condarc;
 mod corpus_envs;
 mod doctor;
 mod explain;
+mod heavy_probe;
 mod probe;
