@@ -50,6 +50,13 @@ def _available_memory():
         return None
 
 
+def _load():
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def _quantile(sorted_values, q):
     if len(sorted_values) == 1:
         return sorted_values[0]
@@ -155,6 +162,7 @@ def run_bench(np, quick):
     min_sample = 0.05 if quick else 0.2
     max_call = 2.0 if quick else 8.0
     memory = _available_memory()
+    load_before = _load()
     cases = plan_cases(quick, memory)
     _progress({"event": "start", "cases": len(cases)})
     started = time.perf_counter()
@@ -186,6 +194,7 @@ def run_bench(np, quick):
     return {
         "version": BENCH_VERSION, "quick": quick, "cases": cases,
         "elapsed_s": time.perf_counter() - started, "memory_bytes": memory,
+        "load_before": load_before, "load_after": _load(),
     }
 
 

@@ -65,6 +65,9 @@ pub struct BenchData {
     pub cases: Vec<CaseResult>,
     pub elapsed_s: f64,
     pub memory_bytes: Option<u64>,
+    /// One-minute load average before the first case (Unix), to tell a busy machine.
+    pub load_before: Option<f64>,
+    pub load_after: Option<f64>,
 }
 
 /// The theoretical peak the percentages are relative to.
@@ -85,6 +88,8 @@ pub struct BenchReport {
     pub peak: Peak,
     pub quick: bool,
     pub elapsed_s: f64,
+    /// The machine was already busy when the benchmark started: numbers will not reproduce.
+    pub busy: Option<String>,
     pub cases: Vec<CaseResult>,
 }
 
@@ -273,7 +278,9 @@ pub fn build_report(
             c
         })
         .collect();
+    let busy = busy_note(data.load_before, cpu.usable_cpus);
     Ok(BenchReport {
+        busy,
         runtime,
         threads,
         peak: Peak {
@@ -284,6 +291,20 @@ pub fn build_report(
         quick: data.quick,
         elapsed_s: data.elapsed_s,
         cases,
+    })
+}
+
+/// A warning when other work already loaded the CPUs the benchmark needs (the one-minute load
+/// average before the first case includes only the probe's own brief start-up).
+pub fn busy_note(load_before: Option<f64>, usable_cpus: usize) -> Option<String> {
+    let load = load_before?;
+    let cpus = usable_cpus.max(1) as f64;
+    (load >= 0.5 * cpus).then(|| {
+        format!(
+            "the machine was busy before the benchmark started (load average {load:.1} on {} CPUs): \
+             other work competes with the BLAS threads, so these numbers are low and will not reproduce",
+            usable_cpus.max(1)
+        )
     })
 }
 
@@ -436,6 +457,9 @@ pub fn render(r: &BenchReport) -> String {
         r.elapsed_s,
         if r.quick { " (--quick)" } else { "" }
     ));
+    if let Some(b) = &r.busy {
+        out.push_str(&format!("warning: {b}\n"));
+    }
     if !rt.warnings.is_empty() {
         for w in &rt.warnings {
             out.push_str(&format!("note: {w}\n"));
@@ -562,6 +586,17 @@ mod tests {
             serde_json::json!({"numpy": {"version": "2.0.0"}, "errors": ["bench: MemoryError: x"]});
         let e = build_report(Path::new("/p"), &v, &cpu()).unwrap_err();
         assert!(e.to_string().contains("MemoryError"), "{e}");
+    }
+
+    #[test]
+    fn busy_machine_is_noted() {
+        assert!(busy_note(Some(0.3), 2).is_none());
+        assert!(busy_note(None, 2).is_none());
+        let n = busy_note(Some(12.25), 2).expect("busy");
+        assert!(
+            n.contains("load average 12.2 on 2 CPUs") || n.contains("load average 12.3 on 2 CPUs"),
+            "{n}"
+        );
     }
 
     #[test]
