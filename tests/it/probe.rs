@@ -299,3 +299,20 @@ fn working_directory_is_not_on_sys_path() {
     assert_ne!(p0, "", "the empty entry (cwd) must be gone");
     assert_ne!(Some(Path::new(p0)), std::env::current_dir().ok().as_deref());
 }
+
+#[test]
+fn real_python2_is_too_old() {
+    // Only where a Python 2 is installed (pyenv, old distributions).
+    let Ok(py) = which::which("python2") else {
+        eprintln!("note: no python2 on PATH; test skipped");
+        return;
+    };
+    match probe::spawn(&py, T, &[]).wait_result() {
+        Err(ProbeError::TooOld { version, .. }) => assert!(version.starts_with("2."), "{version}"),
+        // A broken shim (e.g. pyenv without that version selected) is not what this tests.
+        Err(ProbeError::InvalidOutput { .. }) => {
+            eprintln!("note: python2 did not run; test skipped")
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+}
