@@ -110,6 +110,8 @@ impl RuntimeFacts {
 pub enum ProbeError {
     #[error("{}: no such Python interpreter", .path.display())]
     PythonMissing { path: PathBuf },
+    #[error("{}: a link to {}, which does not exist (was the Python this environment was made from removed or upgraded?)", .path.display(), .target.display())]
+    BrokenLink { path: PathBuf, target: PathBuf },
     #[error("{}: cannot run it ({reason})", .path.display())]
     NotExecutable { path: PathBuf, reason: String },
     #[error("could not prepare the probe script: {0}")]
@@ -383,6 +385,13 @@ fn kill_tree(child: &mut std::process::Child, _pid: u32) {
 }
 
 fn spawn_error(python: &Path, e: &std::io::Error) -> ProbeError {
+    if let (false, Ok(t)) = (python.exists(), std::fs::read_link(python)) {
+        let target = python.parent().map(|d| d.join(&t)).unwrap_or(t);
+        return ProbeError::BrokenLink {
+            path: python.to_path_buf(),
+            target,
+        };
+    }
     match e.kind() {
         std::io::ErrorKind::NotFound if !python.exists() => ProbeError::PythonMissing {
             path: python.to_path_buf(),

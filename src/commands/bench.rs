@@ -211,7 +211,9 @@ fn probe_user_error(e: ProbeError, timeout: u64) -> anyhow::Error {
             "install NumPy in this environment, or choose another with -n NAME or -p PATH"
                 .to_string(),
         ),
-        ProbeError::PythonMissing { .. } | ProbeError::NotExecutable { .. } => {
+        ProbeError::PythonMissing { .. }
+        | ProbeError::NotExecutable { .. }
+        | ProbeError::BrokenLink { .. } => {
             Some("choose an environment with a working Python with -n NAME or -p PATH".to_string())
         }
         ProbeError::Timeout { .. } => Some(format!(

@@ -73,6 +73,21 @@ fn missing_interpreter() {
 
 #[cfg(unix)]
 #[test]
+fn venv_python_linking_to_a_removed_interpreter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py = dir.path().join("python");
+    std::os::unix::fs::symlink("/nonexistent/python3.9", &py).expect("symlink");
+    let err = probe::spawn(&py, T, &[]).wait_result().unwrap_err();
+    assert!(matches!(err, ProbeError::BrokenLink { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/python3.9, which does not exist"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
 fn not_executable_interpreter() {
     let dir = tempfile::tempdir().expect("tempdir");
     let py = dir.path().join("python");
