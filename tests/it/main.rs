@@ -3,6 +3,7 @@
 mod support;
 
 mod apply;
+mod bench;
 mod cli;
 mod corpus_condarc;
 mod corpus_envs;
@@ -11,5 +12,7 @@ mod doctor;
 mod explain;
 mod heavy_apply;
 mod heavy_linkage;
+mod heavy_probe;
 mod linkage;
+mod probe;
 mod pty;

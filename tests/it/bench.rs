@@ -1,0 +1,148 @@
+//! `blasfix bench` without NumPy (plain `cargo test`); the real benchmark runs in heavy_probe.rs.
+
+use crate::support::blasfix;
+
+/// A venv-like prefix whose `bin/python` is the machine's python3 (which has no NumPy).
+#[cfg(unix)]
+fn prefix_with_python3(dir: &std::path::Path) -> Option<()> {
+    let py = which::which("python3").ok()?;
+    std::fs::create_dir_all(dir.join("bin")).ok()?;
+    std::os::unix::fs::symlink(py, dir.join("bin/python")).ok()?;
+    std::fs::write(dir.join("pyvenv.cfg"), "home = /usr/bin\n").ok()?;
+    Some(())
+}
+
+#[cfg(unix)]
+#[test]
+fn bench_without_numpy_is_a_clear_error_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if prefix_with_python3(dir.path()).is_none() {
+        eprintln!("note: no python3 on PATH; test skipped");
+        return;
+    }
+    let out = blasfix()
+        .args(["bench", "--quick", "-p"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        eprintln!("note: python3 has NumPy; test skipped");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("NumPy is not installed"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn bench_with_a_crashing_python_exits_2_and_names_the_signal() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("bin")).expect("mkdir");
+    let py = dir.path().join("bin/python");
+    std::fs::write(&py, "#!/bin/sh\nkill -ILL $$\n").expect("write");
+    std::fs::set_permissions(&py, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(dir.path().join("pyvenv.cfg"), "home = /usr/bin\n").expect("write");
+    let out = blasfix()
+        .args(["bench", "--json", "-p"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("SIGILL"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn bench_timeout_is_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("bin")).expect("mkdir");
+    let py = dir.path().join("bin/python");
+    std::fs::write(&py, "#!/bin/sh\nsleep 300\n").expect("write");
+    std::fs::set_permissions(&py, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = blasfix()
+        .args(["bench", "--timeout", "1", "-p"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("timed out after 1 s"), "{stderr}");
+    assert!(stderr.contains("--timeout"), "{stderr}");
+}
+
+#[test]
+fn bench_with_fake_numpy_gives_the_json_shape() {
+    let Ok(py) = which::which("python3") else {
+        return;
+    };
+    // A fake NumPy good enough for bench.py's calls: dot/eye/linalg on lists would be too slow,
+    // so it fakes the arithmetic; only the report shape is checked.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkg = dir.path().join("site/numpy");
+    std::fs::create_dir_all(pkg.join("linalg")).expect("mkdir");
+    std::fs::create_dir_all(pkg.join("random")).expect("mkdir");
+    std::fs::write(
+        pkg.join("__init__.py"),
+        r#"from . import linalg, random
+__version__ = "0.0.fake"
+float32 = "float32"
+float64 = "float64"
+class _M:
+    T = property(lambda self: self)
+    def astype(self, d): return self
+    def __add__(self, o): return self
+    __radd__ = __add__
+    def __mul__(self, o): return self
+    __rmul__ = __mul__
+    def __truediv__(self, o): return self
+def ascontiguousarray(a, dtype=None): return _M()
+def empty(shape, dtype=None): return _M()
+def eye(n, dtype=None): return _M()
+def dot(a, b, out=None): return _M()
+"#,
+    )
+    .expect("write");
+    std::fs::write(pkg.join("linalg/__init__.py"), "def cholesky(a): return a\ndef solve(a, b): return b\ndef svd(a, compute_uv=True): return a\ndef eigvalsh(a): return a\n").expect("write");
+    std::fs::write(pkg.join("random/__init__.py"), "def default_rng(seed):\n    from numpy import _M\n    class G:\n        def standard_normal(self, shape): return _M()\n    return G()\n").expect("write");
+    let prefix = dir.path().join("env");
+    std::fs::create_dir_all(prefix.join("bin")).expect("mkdir");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&py, prefix.join("bin/python")).expect("symlink");
+    #[cfg(not(unix))]
+    return;
+    let out = blasfix()
+        .args(["bench", "--quick", "--json", "-p"])
+        .arg(&prefix)
+        .env("PYTHONPATH", dir.path().join("site"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["runtime"]["numpy_version"], "0.0.fake");
+    assert_eq!(v["quick"], true);
+    let cases = v["cases"].as_array().expect("cases");
+    let names: Vec<&str> = cases.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "dgemm", "dgemm", "sgemm", "sgemm", "cholesky", "solve", "svd", "eigh"
+        ]
+    );
+    for c in cases {
+        let g = &c["gflops"];
+        assert!(g["median"].as_f64().is_some_and(|m| m > 0.0), "{c}");
+        assert!(
+            g["min"].as_f64() <= g["median"].as_f64() && g["median"].as_f64() <= g["max"].as_f64(),
+            "{c}"
+        );
+        assert!(c["repeats"].as_u64().is_some_and(|r| r >= 5), "{c}");
+    }
+    assert!(v["peak"]["basis"].is_string());
+}

@@ -1,0 +1,333 @@
+//! The runtime probe against real and fake interpreters (plain `cargo test`: Python 3 without
+//! NumPy is all it needs).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use blasfix::blas::BlasImpl;
+use blasfix::probe::{self, ProbeError};
+
+const T: Duration = Duration::from_secs(60);
+
+fn python3() -> Option<PathBuf> {
+    let p = which::which("python3").ok();
+    if p.is_none() {
+        eprintln!("note: no python3 on PATH; test skipped");
+    }
+    p
+}
+
+/// An executable shell script standing in for a Python interpreter.
+#[cfg(unix)]
+fn fake_python(dir: &Path, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join("python");
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write fake python");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    p
+}
+
+#[test]
+fn real_python_without_numpy_says_numpy_is_not_installed() {
+    let Some(py) = python3() else { return };
+    let empty = tempfile::tempdir().expect("tempdir");
+    // PYTHONPATH cannot hide an installed NumPy: skip on machines that have one.
+    let res = probe::spawn(
+        &py,
+        T,
+        &[("PYTHONPATH".into(), empty.path().display().to_string())],
+    )
+    .wait_result();
+    match res {
+        Err(ProbeError::NumpyMissing { path, message }) => {
+            assert_eq!(path, py);
+            assert!(message.contains("ModuleNotFoundError"), "{message}");
+            let text = ProbeError::NumpyMissing { path, message }.to_string();
+            assert!(text.contains("NumPy is not installed for"), "{text}");
+        }
+        Ok(f) if f.numpy_version.is_some() => eprintln!("note: python3 has NumPy; test skipped"),
+        other => panic!("unexpected: {other:?}"),
+    }
+    // The infallible form carries the same message.
+    let facts = probe::spawn(&py, T, &[]).wait();
+    if facts.numpy_version.is_none() {
+        assert!(
+            facts
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("NumPy is not installed"))
+        );
+        assert_eq!(facts.implementation, BlasImpl::Unknown);
+    }
+}
+
+#[test]
+fn missing_interpreter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py = dir.path().join("bin/python");
+    let err = probe::spawn(&py, T, &[]).wait_result().unwrap_err();
+    assert_eq!(err, ProbeError::PythonMissing { path: py.clone() });
+    assert!(err.to_string().contains("no such Python interpreter"));
+    assert!(probe::spawn(&py, T, &[]).wait().error.is_some());
+}
+
+#[cfg(unix)]
+#[test]
+fn venv_python_linking_to_a_removed_interpreter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py = dir.path().join("python");
+    std::os::unix::fs::symlink("/nonexistent/python3.9", &py).expect("symlink");
+    let err = probe::spawn(&py, T, &[]).wait_result().unwrap_err();
+    assert!(matches!(err, ProbeError::BrokenLink { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/python3.9, which does not exist"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn not_executable_interpreter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py = dir.path().join("python");
+    std::fs::write(&py, "not a program").expect("write");
+    let err = probe::spawn(&py, T, &[]).wait_result().unwrap_err();
+    assert!(matches!(err, ProbeError::NotExecutable { .. }), "{err:?}");
+    assert!(err.to_string().contains("cannot run it"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn hanging_interpreter_times_out_and_is_stopped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The child `sleep` is in the same process group and is stopped with it.
+    let py = fake_python(dir.path(), "echo starting >&2\nsleep 300\necho never");
+    let err = probe::spawn(&py, Duration::from_secs(1), &[])
+        .wait_result()
+        .unwrap_err();
+    match &err {
+        ProbeError::Timeout { secs, stderr, .. } => {
+            assert_eq!(*secs, 1);
+            assert!(stderr.contains("starting"), "{stderr}");
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+    assert!(err.to_string().contains("timed out after 1 s"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn crashing_interpreter_names_the_signal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py = fake_python(dir.path(), "echo 'loading numpy' >&2\nkill -SEGV $$");
+    let err = probe::spawn(&py, T, &[]).wait_result().unwrap_err();
+    match &err {
+        ProbeError::Crashed { signal, stderr, .. } => {
+            assert!(signal.starts_with("SIGSEGV"), "{signal}");
+            assert!(stderr.contains("loading numpy"));
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+    let py = fake_python(dir.path(), "kill -ILL $$");
+    let err = probe::spawn(&py, T, &[]).wait_result().unwrap_err();
+    assert!(err.to_string().contains("SIGILL"), "{err}");
+    assert!(err.to_string().contains("newer CPU"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn garbage_output_is_an_invalid_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py = fake_python(
+        dir.path(),
+        "echo 'Hello from not-python'\necho 'Traceback: oops' >&2\nexit 1",
+    );
+    let err = probe::spawn(&py, T, &[]).wait_result().unwrap_err();
+    assert!(matches!(err, ProbeError::InvalidOutput { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("exit code 1"), "{msg}");
+    assert!(msg.contains("Hello from not-python"), "{msg}");
+    assert!(msg.contains("Traceback: oops"), "{msg}");
+
+    let py = fake_python(dir.path(), "echo '[1, 2, 3]'");
+    assert!(matches!(
+        probe::spawn(&py, T, &[]).wait_result(),
+        Err(ProbeError::InvalidOutput { .. })
+    ));
+}
+
+#[cfg(unix)]
+#[test]
+fn too_old_python_is_reported_with_its_version() {
+    // What the bootstrap prints under Python < 3.6.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py = fake_python(
+        dir.path(),
+        r#"echo '{"probe_version": 1, "fatal": "python_too_old", "python": {"version": "2.7.18"}}'"#,
+    );
+    let err = probe::spawn(&py, T, &[]).wait_result().unwrap_err();
+    assert!(
+        err.to_string().contains("Python 2.7.18 is too old"),
+        "{err}"
+    );
+}
+
+/// A fake `numpy` package that loads real system libraries the way NumPy loads its BLAS.
+fn fake_numpy(dir: &Path) {
+    let pkg = dir.join("numpy");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    std::fs::write(
+        pkg.join("__init__.py"),
+        r#"
+import ctypes, ctypes.util, os, shutil, sys
+__version__ = "0.0.fake"
+print("noise on stdout from print")
+os.write(1, b"noise on fd 1\n")
+_here = os.path.dirname(os.path.abspath(__file__))
+_keep = []
+for name in ("gomp", "openblas", "blas"):
+    found = ctypes.util.find_library(name)
+    if found:
+        _keep.append(ctypes.CDLL(found))
+# A library named like OpenBLAS that is not OpenBLAS: the symbol check must reject it.
+_m = ctypes.util.find_library("m")
+if _m and sys.platform.startswith("linux"):
+    for d in ("/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib64", "/lib64", "/usr/lib"):
+        if os.path.exists(os.path.join(d, _m)):
+            shutil.copy(os.path.join(d, _m), os.path.join(_here, "libopenblas-impostor.so"))
+            _keep.append(ctypes.CDLL(os.path.join(_here, "libopenblas-impostor.so")))
+            break
+"#,
+    )
+    .expect("write numpy");
+}
+
+fn library_check(facts: &blasfix::probe::RuntimeFacts) {
+    assert!(
+        !facts
+            .libraries
+            .iter()
+            .any(|l| l.filepath.contains("impostor")),
+        "a library without OpenBLAS symbols was listed: {:?}",
+        facts.libraries
+    );
+    for lib in &facts.libraries {
+        assert!(Path::new(&lib.filepath).is_absolute(), "{lib:?}");
+        assert!(
+            lib.user_api == "blas" || lib.user_api == "openmp",
+            "{lib:?}"
+        );
+    }
+    // libgomp is on most Linux machines; when the fake NumPy loaded it, it is listed with the
+    // thread count OMP_NUM_THREADS asked for.
+    if let Some(gomp) = facts
+        .libraries
+        .iter()
+        .find(|l| l.filepath.contains("libgomp"))
+    {
+        assert_eq!(gomp.user_api, "openmp");
+        assert_eq!(gomp.num_threads, Some(3), "{gomp:?}");
+    }
+    if let Some(ob) = facts
+        .libraries
+        .iter()
+        .find(|l| l.internal_api == "openblas")
+    {
+        assert!(ob.version.is_some() && ob.num_threads.is_some(), "{ob:?}");
+        assert_eq!(facts.implementation, BlasImpl::Openblas);
+    }
+}
+
+#[test]
+fn fake_numpy_runs_the_real_probe_and_listing() {
+    let Some(py) = python3() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    fake_numpy(dir.path());
+    let env = vec![
+        ("PYTHONPATH".to_string(), dir.path().display().to_string()),
+        ("OMP_NUM_THREADS".to_string(), "3".to_string()),
+        ("OPENBLAS_NUM_THREADS".to_string(), "3".to_string()),
+    ];
+    for args in [vec!["--no-threadpoolctl".to_string()], vec![]] {
+        let facts = probe::spawn_with_args(&py, T, &env, &args)
+            .wait_result()
+            .expect("probe ran");
+        assert_eq!(facts.numpy_version.as_deref(), Some("0.0.fake"));
+        let file = facts.numpy_file.clone().expect("numpy file");
+        assert!(
+            file.ends_with("__init__.py") && file.contains("numpy"),
+            "{file}"
+        );
+        assert!(facts.python.as_deref().is_some_and(|v| v.starts_with('3')));
+        assert!(facts.python_executable.is_some());
+        assert_eq!(
+            facts.thread_env.get("OMP_NUM_THREADS").map(String::as_str),
+            Some("3")
+        );
+        // The fake has no numpy.__config__: reported, not fatal.
+        assert!(facts.config_blas.is_none());
+        assert!(
+            facts
+                .warnings
+                .iter()
+                .any(|w| w.contains("numpy.__config__")),
+            "{:?}",
+            facts.warnings
+        );
+        if args.is_empty() {
+            assert!(facts.library_source.is_some());
+        } else if cfg!(target_os = "linux") {
+            assert_eq!(
+                facts.library_source.as_deref(),
+                Some("blasfix (dl_iterate_phdr)")
+            );
+        }
+        library_check(&facts);
+        assert!(facts.elapsed_ms.is_some());
+    }
+}
+
+#[test]
+fn stdout_noise_from_imports_does_not_reach_the_report() {
+    let Some(py) = python3() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    fake_numpy(dir.path());
+    let env = vec![("PYTHONPATH".to_string(), dir.path().display().to_string())];
+    let run = probe::run_script(&py, probe::PROBE_PY, &[], T, &env, &mut |_| {}).expect("ran");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout: {:?}", run.stdout);
+    assert!(lines[0].starts_with('{'));
+    assert!(run.stderr.contains("noise on fd 1"), "{}", run.stderr);
+}
+
+#[test]
+fn working_directory_is_not_on_sys_path() {
+    let Some(py) = python3() else { return };
+    // With `-c`, sys.path[0] is '' (the working directory), where a `numpy/` source folder
+    // would shadow the environment's NumPy; the bootstrap removes it.
+    let script =
+        "import sys, json\nprint(json.dumps({'path0': sys.path[0] if sys.path else None}))\n";
+    let run = probe::run_script(&py, script, &[], T, &[], &mut |_| {}).expect("ran");
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+    let p0 = v["path0"].as_str().unwrap_or_default();
+    assert_ne!(p0, "", "the empty entry (cwd) must be gone");
+    assert_ne!(Some(Path::new(p0)), std::env::current_dir().ok().as_deref());
+}
+
+#[test]
+fn real_python2_is_too_old() {
+    // Only where a Python 2 is installed (pyenv, old distributions).
+    let Ok(py) = which::which("python2") else {
+        eprintln!("note: no python2 on PATH; test skipped");
+        return;
+    };
+    match probe::spawn(&py, T, &[]).wait_result() {
+        Err(ProbeError::TooOld { version, .. }) => assert!(version.starts_with("2."), "{version}"),
+        // A broken shim (e.g. pyenv without that version selected) is not what this tests.
+        Err(ProbeError::InvalidOutput { .. }) => {
+            eprintln!("note: python2 did not run; test skipped")
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+}
