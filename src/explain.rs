@@ -243,7 +243,7 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
         ev.extend(
             l.chains
                 .iter()
-                .map(|c| format!("- linked: {}", crate::report::chain_text(c))),
+                .map(|c| format!("- linked: {}", c.render())),
         );
     }
     if let Some(rt) = &f.runtime {

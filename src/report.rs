@@ -20,7 +20,7 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
     let mut evidence = f.blas.evidence.clone();
     if let Some(l) = &f.linkage {
         for c in &l.chains {
-            evidence.push(format!("linked: {}", chain_text(c)));
+            evidence.push(format!("linked: {}", c.render()));
         }
     }
     if let Some(rt) = &f.runtime {
@@ -95,7 +95,7 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "implementation": l.implementation,
             "chains": l.chains.iter().map(|c| json!({
                 "module": c.module,
-                "chain": chain_text(c),
+                "chain": c.render(),
                 "hops": c.hops,
                 "implementation": c.implementation,
             })).collect::<Vec<_>>(),
@@ -153,27 +153,6 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             .chain(&f.problems)
             .collect::<Vec<_>>(),
     })
-}
-
-/// `_multiarray_umath -> libcblas.so.3 -> libopenblasp-r0.3.21.so`.
-pub fn chain_text(c: &crate::linkage::LinkChain) -> String {
-    let mut parts = vec![file_name(&c.module.to_string_lossy())];
-    for h in &c.hops {
-        let real = h.real.as_ref().map(|p| file_name(&p.to_string_lossy()));
-        match real {
-            Some(r) if r != h.needed && !h.needed.ends_with(&r) => {
-                parts.push(format!("{} ({r})", h.needed))
-            }
-            Some(_) => parts.push(h.needed.clone()),
-            None => parts.push(format!("{} (not found)", h.needed)),
-        }
-    }
-    parts.join(" -> ")
-}
-
-fn file_name(p: &str) -> String {
-    let base = p.rsplit(['/', '\\']).next().unwrap_or(p);
-    base.split('.').next().unwrap_or(base).to_string()
 }
 
 struct Out {
@@ -376,11 +355,11 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
             let c = &l.chains[0];
             o.row(
                 "Linked",
-                format!("{} - {}", l.implementation.display_name(), chain_text(c)),
+                format!("{} - {}", l.implementation.display_name(), c.render()),
             );
             if verbose {
                 for c in &l.chains[1..] {
-                    o.row("", chain_text(c));
+                    o.row("", c.render());
                 }
             }
         }

@@ -334,12 +334,9 @@ fn effective_cores(cpu: &CpuFacts, threads: usize) -> usize {
     threads.clamp(1, cores.max(1))
 }
 
-/// Peak GFLOP/s for `threads` threads; `single` = FP32. Stands in for `cpu::peak_gflops`
-/// (same signature), which the CPU module is adding.
+/// Peak GFLOP/s for `threads` threads (at least one); `single` = FP32.
 pub fn peak_gflops(cpu: &CpuFacts, threads: usize, single: bool) -> Option<f64> {
-    let per_cycle = f64::from(cpu.fp64_flops_per_cycle?) * if single { 2.0 } else { 1.0 };
-    let ghz = f64::from(cpu.base_mhz?) / 1000.0;
-    Some(effective_cores(cpu, threads) as f64 * ghz * per_cycle)
+    crate::cpu::peak_gflops(cpu, threads.max(1), single)
 }
 
 fn fmt_gflops(x: f64) -> String {

@@ -9,7 +9,8 @@ pub fn run(args: &ExplainArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {
         name: args.env.name.clone(),
         prefix: args.env.prefix.clone(),
     };
-    let facts = super::doctor::gather(&sel, &env)?;
+    let runtime = (!args.no_runtime).then(|| std::time::Duration::from_secs(args.timeout));
+    let facts = super::doctor::gather_with(&sel, &env, runtime)?;
     let rec = crate::findings::recommend(&facts);
     print!("{}", crate::explain::render(&facts, &rec, args.topic));
     Ok(crate::error::EXIT_OK)
