@@ -1662,7 +1662,9 @@ fn find_mirrors(cfg: &CondaConfig, effective: &[EffectiveChannel]) -> Vec<Mirror
             }
         }
     };
-    for e in effective {
+    // Entries written as URLs; names resolved through custom_channels or channel_alias are
+    // reported where their location is configured (below).
+    for e in effective.iter().filter(|e| has_scheme(&e.name)) {
         add(&e.url, &e.url, e.source_file.clone(), e.line);
     }
     for (k, v) in &cfg.custom_channels {
