@@ -214,10 +214,10 @@ pub fn conda_root(env: &EnvSnapshot) -> Option<PathBuf> {
         let p = Path::new(&exe);
         let dir = p.parent()?;
         let dname = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if ["bin", "condabin", "Scripts", "scripts"].contains(&dname) {
-            if let Some(root) = dir.parent() {
-                return Some(root.to_path_buf());
-            }
+        if ["bin", "condabin", "Scripts", "scripts"].contains(&dname)
+            && let Some(root) = dir.parent()
+        {
+            return Some(root.to_path_buf());
         }
     }
     env.path("_CONDA_ROOT")
@@ -764,12 +764,13 @@ fn expand_vars(s: &str, env: &EnvSnapshot) -> String {
         if c == '$' && s[i + 1..].starts_with('{') {
             if let Some(end) = s[i + 2..].find('}') {
                 let name = &s[i + 2..i + 2 + end];
-                if !name.is_empty() && name.chars().all(ident) {
-                    if let Some(v) = try_var(name) {
-                        out.push_str(&v);
-                        i += end + 3;
-                        continue;
-                    }
+                if !name.is_empty()
+                    && name.chars().all(ident)
+                    && let Some(v) = try_var(name)
+                {
+                    out.push_str(&v);
+                    i += end + 3;
+                    continue;
                 }
             }
         } else if c == '$' {
@@ -777,23 +778,25 @@ fn expand_vars(s: &str, env: &EnvSnapshot) -> String {
                 .find(|ch: char| !ident(ch))
                 .unwrap_or(s.len() - i - 1);
             let name = &s[i + 1..i + 1 + len];
-            if !name.is_empty() && !name.starts_with(|ch: char| ch.is_ascii_digit()) {
-                if let Some(v) = try_var(name) {
-                    out.push_str(&v);
-                    i += len + 1;
-                    continue;
-                }
+            if !name.is_empty()
+                && !name.starts_with(|ch: char| ch.is_ascii_digit())
+                && let Some(v) = try_var(name)
+            {
+                out.push_str(&v);
+                i += len + 1;
+                continue;
             }
-        } else if c == '%' {
-            if let Some(end) = s[i + 1..].find('%') {
-                let name = &s[i + 1..i + 1 + end];
-                if !name.is_empty() && name.chars().all(ident) {
-                    if let Some(v) = try_var(name) {
-                        out.push_str(&v);
-                        i += end + 2;
-                        continue;
-                    }
-                }
+        } else if c == '%'
+            && let Some(end) = s[i + 1..].find('%')
+        {
+            let name = &s[i + 1..i + 1 + end];
+            if !name.is_empty()
+                && name.chars().all(ident)
+                && let Some(v) = try_var(name)
+            {
+                out.push_str(&v);
+                i += end + 2;
+                continue;
             }
         }
         let ch = s[i..].chars().next().unwrap_or(' ');
@@ -921,11 +924,11 @@ impl<'a> Locator<'a> {
             let rest = &code[start..];
             let trimmed = rest.trim_start().trim_start_matches(['{', ',', ' ']);
             for cand in [name.to_string(), format!("\"{name}\""), format!("'{name}'")] {
-                if let Some(after) = trimmed.strip_prefix(cand.as_str()) {
-                    if after.trim_start().starts_with(':') {
-                        let col = code.len() - after.len() + after.find(':').unwrap_or(0) + 1;
-                        return Some((li, col));
-                    }
+                if let Some(after) = trimmed.strip_prefix(cand.as_str())
+                    && after.trim_start().starts_with(':')
+                {
+                    let col = code.len() - after.len() + after.find(':').unwrap_or(0) + 1;
+                    return Some((li, col));
                 }
             }
             // flow mapping on one line: `{a: x, b: y}`
@@ -1049,8 +1052,8 @@ fn osa_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -1368,13 +1371,13 @@ fn member_location(alias: &str, url: &str) -> (String, String) {
         strip(alias.trim_end_matches('/')),
         strip(url.trim_end_matches('/')),
     );
-    if !a.is_empty() {
-        if let Some(rest) = u.strip_prefix(&a) {
-            return (
-                alias.trim_end_matches('/').to_string(),
-                rest.trim_matches('/').to_string(),
-            );
-        }
+    if !a.is_empty()
+        && let Some(rest) = u.strip_prefix(&a)
+    {
+        return (
+            alias.trim_end_matches('/').to_string(),
+            rest.trim_matches('/').to_string(),
+        );
     }
     let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("https");
     match u.split_once('/') {
@@ -1393,10 +1396,10 @@ fn multichannel_members(
     name: &str,
     subdir: &str,
 ) -> Option<Vec<Sourced<String>>> {
-    if let Some(m) = cfg.custom_multichannels.get(name) {
-        if name != "local" {
-            return Some(m.clone());
-        }
+    if let Some(m) = cfg.custom_multichannels.get(name)
+        && name != "local"
+    {
+        return Some(m.clone());
     }
     if name != "defaults" {
         return None;

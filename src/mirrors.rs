@@ -198,7 +198,7 @@ fn path_parts(url: &str) -> Vec<&str> {
 }
 
 /// Strip a trailing package file name and a trailing subdir from channel path components.
-fn strip_subdir<'a>(mut parts: Vec<&'a str>) -> Vec<&'a str> {
+fn strip_subdir(mut parts: Vec<&str>) -> Vec<&str> {
     if parts
         .last()
         .is_some_and(|p| p.ends_with(".conda") || p.ends_with(".tar.bz2"))
@@ -339,28 +339,28 @@ pub fn pip_config_files(env: &EnvSnapshot, prefix: Option<&Path>) -> Vec<PathBuf
         files.push(PathBuf::from("/etc/pip.conf"));
     }
     // user
-    if !config_file.as_deref().is_some_and(Path::exists) {
-        if let Some(home) = &env.home {
-            if cfg!(windows) {
-                files.push(home.join("pip").join(name));
-                if let Some(appdata) = env.path("APPDATA") {
-                    files.push(appdata.join("pip").join(name));
+    if !config_file.as_deref().is_some_and(Path::exists)
+        && let Some(home) = &env.home
+    {
+        if cfg!(windows) {
+            files.push(home.join("pip").join(name));
+            if let Some(appdata) = env.path("APPDATA") {
+                files.push(appdata.join("pip").join(name));
+            }
+        } else {
+            files.push(home.join(".pip").join(name));
+            if cfg!(target_os = "macos") {
+                let dir = home.join("Library/Application Support/pip");
+                if dir.is_dir() {
+                    files.push(dir.join(name));
+                } else {
+                    files.push(home.join(".config/pip").join(name));
                 }
             } else {
-                files.push(home.join(".pip").join(name));
-                if cfg!(target_os = "macos") {
-                    let dir = home.join("Library/Application Support/pip");
-                    if dir.is_dir() {
-                        files.push(dir.join(name));
-                    } else {
-                        files.push(home.join(".config/pip").join(name));
-                    }
-                } else {
-                    let xdg = env
-                        .path("XDG_CONFIG_HOME")
-                        .unwrap_or_else(|| home.join(".config"));
-                    files.push(xdg.join("pip").join(name));
-                }
+                let xdg = env
+                    .path("XDG_CONFIG_HOME")
+                    .unwrap_or_else(|| home.join(".config"));
+                files.push(xdg.join("pip").join(name));
             }
         }
     }
@@ -687,7 +687,7 @@ mod tests {
 
     #[test]
     fn classify_paths() {
-        let c = |u: &str| classify(u).map(|(n, s)| (n, s));
+        let c = |u: &str| classify(u);
         assert_eq!(
             c("https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/main"),
             Some(("Tsinghua TUNA", "defaults".into()))
