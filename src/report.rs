@@ -133,6 +133,8 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             })))).collect::<Vec<_>>(),
             "conda_forge": mask(&f.channels.conda_forge_url),
             "defaults": f.channels.defaults_urls.iter().map(|u| mask(u)).collect::<Vec<_>>(),
+            "conda_forge_allowed": f.channels.conda_forge_allowed,
+            "notes": f.channels.notes,
             "channel_priority": f.channels.config.channel_priority.as_ref().map(|p| &p.value),
             "config_files": f.channels.config.files,
             "pip_indexes": f.pip_indexes,
@@ -455,7 +457,7 @@ fn tilde(path: &str) -> String {
 
 fn channels(o: &mut Out, f: &Facts, verbose: bool) {
     let c = &f.channels;
-    if c.effective.is_empty() && c.mirrors.is_empty() && f.pip_indexes.is_empty() && !verbose {
+    if c.effective.is_empty() && c.mirrors.is_empty() && c.notes.is_empty() && f.pip_indexes.is_empty() && !verbose {
         return;
     }
     o.section("Channels");
@@ -503,6 +505,9 @@ fn channels(o: &mut Out, f: &Facts, verbose: bool) {
                 o.st.dim(&source_of(Some(&p.source), p.line))
             ),
         );
+    }
+    for n in &c.notes {
+        o.row("Note", n);
     }
     if verbose {
         for file in &c.config.files {
