@@ -53,7 +53,10 @@ impl BlasImpl {
     }
     /// A real implementation (not ambiguous/none/unknown).
     pub fn is_concrete(self) -> bool {
-        !matches!(self, BlasImpl::Ambiguous | BlasImpl::None | BlasImpl::Unknown)
+        !matches!(
+            self,
+            BlasImpl::Ambiguous | BlasImpl::None | BlasImpl::Unknown
+        )
     }
 }
 
@@ -134,14 +137,21 @@ pub fn impl_from_build_suffix(build: &str) -> Option<BlasImpl> {
 /// The implementation a library file name points to (`libopenblasp-r0.3.21.so`,
 /// `libmkl_rt.so.2`, `mkl_rt.2.dll`, `libblis.so.4`, `libvecLibFort-ng.dylib`, ...).
 pub fn impl_from_lib_name(name: &str) -> Option<BlasImpl> {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name).to_ascii_lowercase();
+    let base = name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(name)
+        .to_ascii_lowercase();
     if base.contains("openblas") {
         Some(BlasImpl::Openblas)
     } else if base.contains("mkl") {
         Some(BlasImpl::Mkl)
     } else if base.contains("blis") {
         Some(BlasImpl::Blis)
-    } else if base.contains("veclib") || base.contains("accelerate") || base.contains("blas_reexport") {
+    } else if base.contains("veclib")
+        || base.contains("accelerate")
+        || base.contains("blas_reexport")
+    {
         Some(BlasImpl::Accelerate)
     } else if base.contains("nvpl") {
         Some(BlasImpl::Nvpl)
@@ -168,10 +178,18 @@ fn fallback_family(src: &str) -> ChannelFamily {
     if segs.contains(&"conda-forge") {
         return ChannelFamily::CondaForge;
     }
-    let pkgs = segs.windows(2).any(|w| w[0] == "pkgs" && matches!(w[1], "main" | "free" | "r" | "msys2" | "pro"));
-    let named = matches!(lower.as_str(), "defaults" | "anaconda" | "main" | "free" | "r" | "msys2")
-        || (lower.contains("conda.anaconda.org") && segs.contains(&"anaconda"));
-    if pkgs || named { ChannelFamily::Defaults } else { ChannelFamily::Other }
+    let pkgs = segs
+        .windows(2)
+        .any(|w| w[0] == "pkgs" && matches!(w[1], "main" | "free" | "r" | "msys2" | "pro"));
+    let named = matches!(
+        lower.as_str(),
+        "defaults" | "anaconda" | "main" | "free" | "r" | "msys2"
+    ) || (lower.contains("conda.anaconda.org") && segs.contains(&"anaconda"));
+    if pkgs || named {
+        ChannelFamily::Defaults
+    } else {
+        ChannelFamily::Other
+    }
 }
 
 fn family_label(r: &Record) -> String {
@@ -184,7 +202,10 @@ fn family_label(r: &Record) -> String {
             let masked = crate::mirrors::mask(src);
             let trimmed = masked.trim_end_matches('/');
             match &r.subdir {
-                Some(s) => trimmed.strip_suffix(&format!("/{s}")).unwrap_or(trimmed).to_string(),
+                Some(s) => trimmed
+                    .strip_suffix(&format!("/{s}"))
+                    .unwrap_or(trimmed)
+                    .to_string(),
                 None => trimmed.to_string(),
             }
         }
@@ -203,7 +224,9 @@ fn describe(r: &Record) -> String {
 fn dep_name(spec: &str) -> &str {
     let spec = spec.trim();
     let spec = spec.rsplit("::").next().unwrap_or(spec);
-    let end = spec.find([' ', '=', '<', '>', '!', '~', '[']).unwrap_or(spec.len());
+    let end = spec
+        .find([' ', '=', '<', '>', '!', '~', '['])
+        .unwrap_or(spec.len());
     &spec[..end]
 }
 
@@ -212,7 +235,9 @@ fn mutex_impl(spec: &str) -> Option<BlasImpl> {
     if dep_name(spec) != "blas" {
         return None;
     }
-    let build = spec.rsplit([' ', '=', '*']).find(|s| !s.is_empty() && *s != "]")?;
+    let build = spec
+        .rsplit([' ', '=', '*'])
+        .find(|s| !s.is_empty() && *s != "]")?;
     let build = build.trim_end_matches(']');
     match build {
         "mkl" => Some(BlasImpl::Mkl),
@@ -230,8 +255,21 @@ fn same_version(a: &str, b: &str) -> bool {
 }
 
 const PIN_NAMES: &[&str] = &[
-    "blas", "blas-devel", "libblas", "libcblas", "liblapack", "liblapacke", "mkl", "mkl-devel",
-    "mkl-service", "nomkl", "openblas", "libopenblas", "openblas-devel", "blis", "libnvpl-blas0",
+    "blas",
+    "blas-devel",
+    "libblas",
+    "libcblas",
+    "liblapack",
+    "liblapacke",
+    "mkl",
+    "mkl-devel",
+    "mkl-service",
+    "nomkl",
+    "openblas",
+    "libopenblas",
+    "openblas-devel",
+    "blis",
+    "libnvpl-blas0",
 ];
 
 /// Which NumPy Python imports, as decided from the prefix.
@@ -273,12 +311,19 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
         })
         .unwrap_or_default();
     let in_files = site.and_then(|s| s.numpy_version_in_files.as_deref());
-    let vfile = site.and_then(|s| s.numpy_version_file.as_deref()).unwrap_or("numpy/version.py");
+    let vfile = site
+        .and_then(|s| s.numpy_version_file.as_deref())
+        .unwrap_or("numpy/version.py");
 
     let source = match (files_rec, foreign.is_empty()) {
-        (Some(rec), false) => {
-            pip_over_conda(rec, &foreign, in_files, vfile, site.and_then(|s| s.numpy_files_owner.as_deref()), &mut out)
-        }
+        (Some(rec), false) => pip_over_conda(
+            rec,
+            &foreign,
+            in_files,
+            vfile,
+            site.and_then(|s| s.numpy_files_owner.as_deref()),
+            &mut out,
+        ),
         (Some(rec), true) => {
             if let Some(v) = in_files
                 && !same_version(v, &rec.version)
@@ -308,10 +353,17 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
                 out.numpy = NumpyFacts {
                     version: Some(rec.version.clone()),
                     source: Some(NumpySource::Conda),
-                    channel: rec.channel.as_deref().or(rec.url.as_deref()).map(crate::mirrors::mask),
+                    channel: rec
+                        .channel
+                        .as_deref()
+                        .or(rec.url.as_deref())
+                        .map(crate::mirrors::mask),
                     family: record_family(rec),
                     build: Some(rec.build.clone()),
-                    record: rec.file.file_name().map(|f| f.to_string_lossy().into_owned()),
+                    record: rec
+                        .file
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned()),
                     ..Default::default()
                 };
             }
@@ -328,13 +380,16 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
                 ..Default::default()
             };
             if let Some(lb) = p.record("libblas") {
-                out.evidence.push(format!("{} is not used by pip's NumPy", describe(lb)));
+                out.evidence
+                    .push(format!("{} is not used by pip's NumPy", describe(lb)));
             }
         }
         Source::Bare => {
             out.evidence.push(format!(
                 "numpy/ in site-packages has no conda record and no dist-info{}",
-                in_files.map(|v| format!(" ({vfile} says {v})")).unwrap_or_default()
+                in_files
+                    .map(|v| format!(" ({vfile} says {v})"))
+                    .unwrap_or_default()
             ));
             out.numpy.version = in_files.map(str::to_string);
             wheel_scheme(p, None, &mut out);
@@ -343,7 +398,10 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
             out.implementation = BlasImpl::Ambiguous;
             out.ambiguity = Some(reason);
             if let Some(rec) = numpy_rec.or(base_rec) {
-                out.numpy.record = rec.file.file_name().map(|f| f.to_string_lossy().into_owned());
+                out.numpy.record = rec
+                    .file
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned());
                 out.numpy.version = Some(rec.version.clone());
             }
         }
@@ -355,7 +413,8 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
                 "no NumPy in site-packages".to_string()
             });
             if let Some(lb) = p.record("libblas") {
-                out.evidence.push(format!("{} (no NumPy uses it)", describe(lb)));
+                out.evidence
+                    .push(format!("{} (no NumPy uses it)", describe(lb)));
             }
         }
     }
@@ -380,7 +439,17 @@ fn pip_over_conda<'a>(
     owner: Option<&str>,
     out: &mut DeclaredBlas,
 ) -> Source<'a> {
-    let dists = foreign.iter().map(|d| format!("{} ({})", d.dir, d.installer.as_deref().unwrap_or("no INSTALLER"))).collect::<Vec<_>>().join(", ");
+    let dists = foreign
+        .iter()
+        .map(|d| {
+            format!(
+                "{} ({})",
+                d.dir,
+                d.installer.as_deref().unwrap_or("no INSTALLER")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let conda = format!("conda record {} {}", rec.name, rec.version);
     let pip_match = in_files.and_then(|v| foreign.iter().find(|d| same_version(&d.version, v)));
     let conda_match = in_files.is_some_and(|v| same_version(&rec.version, v));
@@ -393,11 +462,21 @@ fn pip_over_conda<'a>(
     };
     match owner {
         Some("conda") => {
-            return conda_wins(out, format!("{vfile} matches the sha256 in {} ({} is stale)", rec.file.display(), dists));
+            return conda_wins(
+                out,
+                format!(
+                    "{vfile} matches the sha256 in {} ({} is stale)",
+                    rec.file.display(),
+                    dists
+                ),
+            );
         }
         Some("pip") => {
             let d = pick_dist(foreign, in_files);
-            out.evidence.push(format!("{vfile} matches the RECORD of {} ({conda} is shadowed)", d.dir));
+            out.evidence.push(format!(
+                "{vfile} matches the RECORD of {} ({conda} is shadowed)",
+                d.dir
+            ));
             out.pip_shadow = Some(format!(
                 "pip NumPy {} ({}) was installed over the {conda}: Python imports pip's NumPy",
                 d.version, d.dir
@@ -412,9 +491,15 @@ fn pip_over_conda<'a>(
         ));
     };
     match (conda_match, pip_match) {
-        (true, None) => conda_wins(out, format!("{vfile} says {v} = {conda} (pip dist-info {dists} is stale)")),
+        (true, None) => conda_wins(
+            out,
+            format!("{vfile} says {v} = {conda} (pip dist-info {dists} is stale)"),
+        ),
         (false, Some(d)) => {
-            out.evidence.push(format!("{vfile} says {v} = pip dist-info {} ({conda} is shadowed)", d.dir));
+            out.evidence.push(format!(
+                "{vfile} says {v} = pip dist-info {} ({conda} is shadowed)",
+                d.dir
+            ));
             out.pip_shadow = Some(format!(
                 "pip NumPy {} ({}) was installed over the {conda}: Python imports pip's NumPy",
                 d.version, d.dir
@@ -433,11 +518,18 @@ fn pip_over_conda<'a>(
 
 /// The conda schemes: conda-forge's `libblas` build suffix, or the `blas` mutex, numpy's
 /// dependencies, `nomkl` and `mkl` records (Anaconda defaults, old conda-forge).
-fn conda_scheme(p: &PrefixFacts, numpy: Option<&Record>, base: Option<&Record>, out: &mut DeclaredBlas) {
+fn conda_scheme(
+    p: &PrefixFacts,
+    numpy: Option<&Record>,
+    base: Option<&Record>,
+    out: &mut DeclaredBlas,
+) {
     let head = numpy.or(base);
     let numpy_family = head.and_then(record_family);
     let uses_libblas = numpy.is_some_and(|r| {
-        r.depends.iter().any(|d| matches!(dep_name(d), "libblas" | "libcblas" | "liblapack"))
+        r.depends
+            .iter()
+            .any(|d| matches!(dep_name(d), "libblas" | "libcblas" | "liblapack"))
             || r.constrains.iter().any(|c| dep_name(c) == "numpy-base")
     }) || (base.is_none() && numpy_family == Some(ChannelFamily::CondaForge));
     let cf = libblas_verdict(p);
@@ -460,7 +552,10 @@ fn conda_scheme(p: &PrefixFacts, numpy: Option<&Record>, base: Option<&Record>, 
             out.family = numpy_family;
             out.evidence.extend(lines);
         } else {
-            out.evidence.push(format!("{} uses libblas but no libblas record names an implementation", describe_opt(head)));
+            out.evidence.push(format!(
+                "{} uses libblas but no libblas record names an implementation",
+                describe_opt(head)
+            ));
         }
     } else if let Some((imp, lines)) = mutex {
         out.implementation = imp;
@@ -482,7 +577,10 @@ fn conda_scheme(p: &PrefixFacts, numpy: Option<&Record>, base: Option<&Record>, 
         out.family = Some(ChannelFamily::CondaForge);
         out.evidence.extend(lines);
     } else {
-        out.evidence.push(format!("{}: no BLAS record or dependency names an implementation", describe_opt(head)));
+        out.evidence.push(format!(
+            "{}: no BLAS record or dependency names an implementation",
+            describe_opt(head)
+        ));
     }
     if !out.implementation.is_concrete() {
         if let Some((imp, line)) = symlink_verdict(p) {
@@ -519,14 +617,20 @@ fn libblas_verdict(p: &PrefixFacts) -> Option<(BlasImpl, Vec<String>)> {
     let mut verdict: Option<BlasImpl> = None;
     for name in ["libblas", "libcblas", "liblapack"] {
         let Some(r) = p.record(name) else { continue };
-        let Some(imp) = impl_from_build_suffix(&r.build) else { continue };
+        let Some(imp) = impl_from_build_suffix(&r.build) else {
+            continue;
+        };
         match verdict {
             None => {
                 verdict = Some(imp);
                 lines.push(describe(r));
             }
             Some(v) if v == imp => {}
-            Some(v) => lines.push(format!("{} disagrees with libblas ({})", describe(r), v.as_str())),
+            Some(v) => lines.push(format!(
+                "{} disagrees with libblas ({})",
+                describe(r),
+                v.as_str()
+            )),
         }
     }
     if verdict.is_none()
@@ -540,10 +644,17 @@ fn libblas_verdict(p: &PrefixFacts) -> Option<(BlasImpl, Vec<String>)> {
 }
 
 /// The `blas` mutex and what numpy/numpy-base depend on; `nomkl`, `mkl` records.
-fn mutex_verdict(p: &PrefixFacts, numpy: Option<&Record>, base: Option<&Record>) -> Option<(BlasImpl, Vec<String>)> {
+fn mutex_verdict(
+    p: &PrefixFacts,
+    numpy: Option<&Record>,
+    base: Option<&Record>,
+) -> Option<(BlasImpl, Vec<String>)> {
     for r in [base, numpy].into_iter().flatten() {
         if let Some((dep, imp)) = r.depends.iter().find_map(|d| mutex_impl(d).map(|i| (d, i))) {
-            let mut lines = vec![format!("{} {} {} depends on {}", r.name, r.version, r.build, dep)];
+            let mut lines = vec![format!(
+                "{} {} {} depends on {}",
+                r.name, r.version, r.build, dep
+            )];
             if let Some(b) = p.record("blas") {
                 lines.push(describe(b));
             }
@@ -563,11 +674,20 @@ fn mutex_verdict(p: &PrefixFacts, numpy: Option<&Record>, base: Option<&Record>)
                 "blis" => BlasImpl::Blis,
                 _ => continue,
             };
-            return Some((imp, vec![format!("{} {} {} depends on {}", r.name, r.version, r.build, d)]));
+            return Some((
+                imp,
+                vec![format!(
+                    "{} {} {} depends on {}",
+                    r.name, r.version, r.build, d
+                )],
+            ));
         }
     }
     if let Some(n) = p.record("nomkl") {
-        return Some((BlasImpl::Openblas, vec![format!("{} (opts out of MKL)", describe(n))]));
+        return Some((
+            BlasImpl::Openblas,
+            vec![format!("{} (opts out of MKL)", describe(n))],
+        ));
     }
     if let Some(m) = p.record("mkl") {
         return Some((BlasImpl::Mkl, vec![describe(m)]));
@@ -577,7 +697,12 @@ fn mutex_verdict(p: &PrefixFacts, numpy: Option<&Record>, base: Option<&Record>)
 
 /// What `lib/libblas.so.3` (or `.dylib`, `Library/bin/libblas.dll`) points to.
 fn symlink_verdict(p: &PrefixFacts) -> Option<(BlasImpl, String)> {
-    const ORDER: &[&str] = &["lib/libblas.so.3", "lib/libblas.3.dylib", "lib/libblas.dylib", "lib/libblas.so"];
+    const ORDER: &[&str] = &[
+        "lib/libblas.so.3",
+        "lib/libblas.3.dylib",
+        "lib/libblas.dylib",
+        "lib/libblas.so",
+    ];
     ORDER.iter().find_map(|n| {
         let l = p.blas_links.iter().find(|l| l.name == *n)?;
         let t = l.target.as_deref()?;
@@ -593,18 +718,29 @@ fn macos_major(tag: &str) -> Option<u32> {
 /// pip wheels: a bundled OpenBLAS, or Accelerate for NumPy ≥ 2 macOS 14+ wheels.
 fn wheel_scheme(p: &PrefixFacts, dist: Option<&DistInfo>, out: &mut DeclaredBlas) {
     out.family = Some(ChannelFamily::Pip);
-    let libs = p.site.as_ref().map(|s| s.numpy_bundled_libs.as_slice()).unwrap_or(&[]);
-    if let Some(lib) = libs.iter().find(|l| l.to_ascii_lowercase().contains("openblas")) {
+    let libs = p
+        .site
+        .as_ref()
+        .map(|s| s.numpy_bundled_libs.as_slice())
+        .unwrap_or(&[]);
+    if let Some(lib) = libs
+        .iter()
+        .find(|l| l.to_ascii_lowercase().contains("openblas"))
+    {
         out.implementation = BlasImpl::Openblas;
         out.evidence.push(format!("{lib} bundled with pip's NumPy"));
         return;
     }
     let Some(dist) = dist else {
-        out.evidence.push("no BLAS library bundled with NumPy".into());
+        out.evidence
+            .push("no BLAS library bundled with NumPy".into());
         return;
     };
     let major: Option<u32> = dist.version.split('.').next().and_then(|m| m.parse().ok());
-    if let Some(tag) = dist.wheel_tags.iter().find(|t| macos_major(t).is_some_and(|m| m >= 14))
+    if let Some(tag) = dist
+        .wheel_tags
+        .iter()
+        .find(|t| macos_major(t).is_some_and(|m| m >= 14))
         && major.is_some_and(|m| m >= 2)
     {
         out.implementation = BlasImpl::Accelerate;
@@ -617,7 +753,10 @@ fn wheel_scheme(p: &PrefixFacts, dist: Option<&DistInfo>, out: &mut DeclaredBlas
     out.evidence.push(format!(
         "{} ({}) bundles no BLAS library that could be recognised",
         dist.dir,
-        dist.wheel_tags.first().map(String::as_str).unwrap_or("no wheel tag")
+        dist.wheel_tags
+            .first()
+            .map(String::as_str)
+            .unwrap_or("no wheel tag")
     ));
 }
 
@@ -663,9 +802,8 @@ pub fn switch_spec(family: ChannelFamily, imp: BlasImpl) -> Option<String> {
     }
     match family {
         ChannelFamily::CondaForge => Some(format!("libblas=*=*{}", imp.as_str())),
-        ChannelFamily::Defaults => {
-            matches!(imp, BlasImpl::Mkl | BlasImpl::Openblas).then(|| format!("blas=*={}", imp.as_str()))
-        }
+        ChannelFamily::Defaults => matches!(imp, BlasImpl::Mkl | BlasImpl::Openblas)
+            .then(|| format!("blas=*={}", imp.as_str())),
         ChannelFamily::Pip | ChannelFamily::Other => None,
     }
 }

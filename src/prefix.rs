@@ -16,10 +16,33 @@ use crate::facts::Problem;
 
 /// Names of records read in full; every other record is only counted.
 pub const RELEVANT: &[&str] = &[
-    "numpy", "numpy-base", "scipy", "python", "blas", "blas-devel", "libblas", "libcblas",
-    "liblapack", "liblapacke", "mkl", "mkl-service", "mkl_fft", "mkl_random", "mkl-devel",
-    "intel-openmp", "llvm-openmp", "_openmp_mutex", "libgomp", "nomkl", "openblas",
-    "libopenblas", "openblas-devel", "blis", "libnvpl-blas0", "threadpoolctl", "numexpr",
+    "numpy",
+    "numpy-base",
+    "scipy",
+    "python",
+    "blas",
+    "blas-devel",
+    "libblas",
+    "libcblas",
+    "liblapack",
+    "liblapacke",
+    "mkl",
+    "mkl-service",
+    "mkl_fft",
+    "mkl_random",
+    "mkl-devel",
+    "intel-openmp",
+    "llvm-openmp",
+    "_openmp_mutex",
+    "libgomp",
+    "nomkl",
+    "openblas",
+    "libopenblas",
+    "openblas-devel",
+    "blis",
+    "libnvpl-blas0",
+    "threadpoolctl",
+    "numexpr",
 ];
 
 /// One conda-meta record, reduced to what BLAS diagnosis needs.
@@ -121,7 +144,10 @@ impl PrefixFacts {
 
 /// Read a prefix. Never fails: what cannot be read becomes a `Problem`.
 pub fn read(prefix: &Path) -> PrefixFacts {
-    let mut facts = PrefixFacts { prefix: prefix.to_path_buf(), ..Default::default() };
+    let mut facts = PrefixFacts {
+        prefix: prefix.to_path_buf(),
+        ..Default::default()
+    };
     read_conda_meta(prefix, &mut facts);
     facts.python_version = python_version(prefix, &facts.records, &mut facts.problems);
     facts.subdir = env_subdir(&facts.records);
@@ -141,7 +167,9 @@ fn read_conda_meta(prefix: &Path, facts: &mut PrefixFacts) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return,
         Err(e) => {
             facts.has_conda_meta = dir.is_dir();
-            facts.problems.push(Problem::at(&dir, format!("cannot list the directory: {e}")));
+            facts
+                .problems
+                .push(Problem::at(&dir, format!("cannot list the directory: {e}")));
             return;
         }
     };
@@ -150,7 +178,9 @@ fn read_conda_meta(prefix: &Path, facts: &mut PrefixFacts) {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                facts.problems.push(Problem::at(&dir, format!("cannot list the directory: {e}")));
+                facts
+                    .problems
+                    .push(Problem::at(&dir, format!("cannot list the directory: {e}")));
                 break;
             }
         };
@@ -158,11 +188,16 @@ fn read_conda_meta(prefix: &Path, facts: &mut PrefixFacts) {
         let Some(file_name) = os_name.to_str() else {
             if os_name.as_encoded_bytes().ends_with(b".json") {
                 facts.record_count += 1;
-                facts.problems.push(Problem::at(&entry.path(), "record file name is not UTF-8; skipped"));
+                facts.problems.push(Problem::at(
+                    &entry.path(),
+                    "record file name is not UTF-8; skipped",
+                ));
             }
             continue;
         };
-        let Some(stem) = file_name.strip_suffix(".json") else { continue };
+        let Some(stem) = file_name.strip_suffix(".json") else {
+            continue;
+        };
         facts.record_count += 1;
         let from_name = split_record_file_name(stem);
         if let Some((name, _, _)) = from_name
@@ -197,7 +232,9 @@ fn read_conda_meta(prefix: &Path, facts: &mut PrefixFacts) {
             },
         }
     }
-    facts.records.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.file.cmp(&b.file)));
+    facts
+        .records
+        .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.file.cmp(&b.file)));
 
     let pinned = dir.join("pinned");
     match fs::read(&pinned) {
@@ -215,7 +252,9 @@ fn read_conda_meta(prefix: &Path, facts: &mut PrefixFacts) {
             facts.pinned = parse_pinned(&text);
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => facts.problems.push(Problem::at(&pinned, format!("cannot read: {e}"))),
+        Err(e) => facts
+            .problems
+            .push(Problem::at(&pinned, format!("cannot read: {e}"))),
     }
 
     let history = dir.join("history");
@@ -226,7 +265,9 @@ fn read_conda_meta(prefix: &Path, facts: &mut PrefixFacts) {
         }
         Ok(None) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => facts.problems.push(Problem::at(&history, format!("cannot read: {e}"))),
+        Err(e) => facts
+            .problems
+            .push(Problem::at(&history, format!("cannot read: {e}"))),
     }
 }
 
@@ -310,7 +351,11 @@ pub fn parse_record(text: &str, rel: &Path, keep_paths: bool) -> Result<Record, 
         if numpy_files.is_empty()
             && let Some(files) = &raw.files
         {
-            numpy_files = files.iter().filter(|f| is_numpy_path(f)).map(|f| (f.clone(), None)).collect();
+            numpy_files = files
+                .iter()
+                .filter(|f| is_numpy_path(f))
+                .map(|f| (f.clone(), None))
+                .collect();
         }
         let raw = RawRecord::<IgnoredAny, IgnoredAny> {
             name: raw.name,
@@ -341,18 +386,28 @@ pub fn parse_record(text: &str, rel: &Path, keep_paths: bool) -> Result<Record, 
         .name
         .filter(|n| !n.is_empty())
         .or_else(|| from_name.map(|(n, _, _)| n.to_string()))
-        .ok_or_else(|| "record has no `name` and its file name is not name-version-build.json".to_string())?;
-    let version = raw.version.or_else(|| from_name.map(|(_, v, _)| v.to_string())).unwrap_or_default();
-    let build = raw.build.or_else(|| from_name.map(|(_, _, b)| b.to_string())).unwrap_or_default();
+        .ok_or_else(|| {
+            "record has no `name` and its file name is not name-version-build.json".to_string()
+        })?;
+    let version = raw
+        .version
+        .or_else(|| from_name.map(|(_, v, _)| v.to_string()))
+        .unwrap_or_default();
+    let build = raw
+        .build
+        .or_else(|| from_name.map(|(_, _, b)| b.to_string()))
+        .unwrap_or_default();
     let subdir = raw
         .subdir
         .filter(|s| !s.is_empty())
         .or_else(|| raw.channel.as_deref().and_then(subdir_of_channel))
         .or_else(|| raw.url.as_deref().and_then(subdir_of_url));
     let track_features = match raw.track_features {
-        Some(Features::Joined(s)) => {
-            s.split([' ', ',']).filter(|f| !f.is_empty()).map(str::to_string).collect()
-        }
+        Some(Features::Joined(s)) => s
+            .split([' ', ','])
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect(),
         Some(Features::List(l)) => l.into_iter().filter(|f| !f.is_empty()).collect(),
         None => Vec::new(),
     };
@@ -388,9 +443,22 @@ fn describe_json_error(e: &serde_json::Error) -> String {
 }
 
 const SUBDIRS: &[&str] = &[
-    "noarch", "linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "linux-32",
-    "linux-armv7l", "linux-armv6l", "osx-64", "osx-arm64", "win-64", "win-32", "win-arm64",
-    "emscripten-wasm32", "wasi-wasm32", "zos-z",
+    "noarch",
+    "linux-64",
+    "linux-aarch64",
+    "linux-ppc64le",
+    "linux-s390x",
+    "linux-32",
+    "linux-armv7l",
+    "linux-armv6l",
+    "osx-64",
+    "osx-arm64",
+    "win-64",
+    "win-32",
+    "win-arm64",
+    "emscripten-wasm32",
+    "wasi-wasm32",
+    "zos-z",
 ];
 
 /// The subdir a channel URL ends with (`.../conda-forge/linux-64`), if any.
@@ -410,20 +478,30 @@ fn subdir_of_url(url: &str) -> Option<String> {
 /// The environment's subdir: python's or numpy's record, else the most common non-noarch one.
 fn env_subdir(records: &[Record]) -> Option<String> {
     for name in ["python", "numpy", "numpy-base"] {
-        if let Some(s) = records.iter().find(|r| r.name == name).and_then(|r| r.subdir.clone())
+        if let Some(s) = records
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| r.subdir.clone())
             && s != "noarch"
         {
             return Some(s);
         }
     }
     let mut counts: Vec<(&str, usize)> = Vec::new();
-    for s in records.iter().filter_map(|r| r.subdir.as_deref()).filter(|s| *s != "noarch") {
+    for s in records
+        .iter()
+        .filter_map(|r| r.subdir.as_deref())
+        .filter(|s| *s != "noarch")
+    {
         match counts.iter_mut().find(|(k, _)| *k == s) {
             Some((_, n)) => *n += 1,
             None => counts.push((s, 1)),
         }
     }
-    counts.into_iter().max_by_key(|(_, n)| *n).map(|(s, _)| s.to_string())
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(s, _)| s.to_string())
 }
 
 /// Parse `conda-meta/pinned`: blank lines and `#` comments are skipped (as conda does);
@@ -438,13 +516,20 @@ pub fn parse_pinned(text: &str) -> Vec<PinnedLine> {
         }
         let quoted = t.starts_with(['"', '\'']) || t.ends_with(['"', '\'']);
         let problem = if quoted {
-            Some("quoted: conda ignores quoted lines in pinned silently; remove the quotes".to_string())
+            Some(
+                "quoted: conda ignores quoted lines in pinned silently; remove the quotes"
+                    .to_string(),
+            )
         } else {
             MatchSpec::from_str(t, ParseStrictness::Lenient)
                 .err()
                 .map(|e| format!("not a valid MatchSpec: {e}"))
         };
-        out.push(PinnedLine { line: i + 1, text: t.to_string(), problem });
+        out.push(PinnedLine {
+            line: i + 1,
+            text: t.to_string(),
+            problem,
+        });
     }
     out
 }
@@ -506,7 +591,11 @@ pub fn tool_from_cmd(cmd: &str) -> Option<&'static str> {
 // ---------------------------------------------------------------------------------------------
 // Python and site-packages
 
-fn python_version(prefix: &Path, records: &[Record], problems: &mut Vec<Problem>) -> Option<String> {
+fn python_version(
+    prefix: &Path,
+    records: &[Record],
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
     if let Some(r) = records.iter().find(|r| r.name == "python")
         && !r.version.is_empty()
     {
@@ -522,17 +611,25 @@ fn python_version(prefix: &Path, records: &[Record], problems: &mut Vec<Problem>
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => problems.push(Problem::at(&cfg, format!("cannot read: {e}"))),
     }
-    lib_python_dirs(prefix).into_iter().map(|(v, _)| v).max_by(|a, b| version_key(a).cmp(&version_key(b)))
+    lib_python_dirs(prefix)
+        .into_iter()
+        .map(|(v, _)| v)
+        .max_by(|a, b| version_key(a).cmp(&version_key(b)))
 }
 
 /// `version = 3.11.4` (venv) or `version_info = 3.12.1.final.0` (uv) in pyvenv.cfg.
 pub fn version_from_pyvenv_cfg(text: &str) -> Option<String> {
     for key in ["version", "version_info"] {
         for line in text.lines() {
-            let Some((k, v)) = line.split_once('=') else { continue };
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
             if k.trim() == key {
                 let v: Vec<&str> = v.trim().split('.').take(3).collect();
-                if !v.is_empty() && v.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
+                if !v.is_empty()
+                    && v.iter()
+                        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+                {
                     return Some(v.join("."));
                 }
             }
@@ -542,19 +639,30 @@ pub fn version_from_pyvenv_cfg(text: &str) -> Option<String> {
 }
 
 fn version_key(v: &str) -> Vec<u64> {
-    v.split('.').map(|p| p.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0)).collect()
+    v.split('.')
+        .map(|p| {
+            p.trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap_or(0)
+        })
+        .collect()
 }
 
 /// `lib/pythonX.Y` (also `pythonX.Yt`) directories holding a site-packages: (X.Y, path).
 fn lib_python_dirs(prefix: &Path) -> Vec<(String, PathBuf)> {
-    let Ok(entries) = fs::read_dir(prefix.join("lib")) else { return Vec::new() };
+    let Ok(entries) = fs::read_dir(prefix.join("lib")) else {
+        return Vec::new();
+    };
     entries
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
             let v = name.strip_prefix("python")?.trim_end_matches('t');
             let (maj, min) = v.split_once('.')?;
-            if maj.is_empty() || min.is_empty() || !(maj.chars().chain(min.chars()).all(|c| c.is_ascii_digit())) {
+            if maj.is_empty()
+                || min.is_empty()
+                || !(maj.chars().chain(min.chars()).all(|c| c.is_ascii_digit()))
+            {
                 return None;
             }
             let sp = e.path().join("site-packages");
@@ -599,23 +707,36 @@ const DIST_NAMES: &[&str] = &["numpy", "numpy-base", "scipy"];
 /// The distribution name and version of a `*.dist-info`/`*.egg-info` entry name, normalised
 /// (`numpy_base-1.0.dist-info` -> `numpy-base`, `numpy-1.16.6-py3.9.egg-info` -> 1.16.6).
 pub fn split_dist_dir(entry: &str) -> Option<(String, String)> {
-    let stem = entry.strip_suffix(".dist-info").or_else(|| entry.strip_suffix(".egg-info"))?;
+    let stem = entry
+        .strip_suffix(".dist-info")
+        .or_else(|| entry.strip_suffix(".egg-info"))?;
     let (name, rest) = stem.split_once('-').unwrap_or((stem, ""));
     let version = rest.split('-').next().unwrap_or("");
-    Some((name.to_ascii_lowercase().replace(['_', '.'], "-"), version.to_string()))
+    Some((
+        name.to_ascii_lowercase().replace(['_', '.'], "-"),
+        version.to_string(),
+    ))
 }
 
 fn read_site_packages(sp: &Path, records: &[Record], problems: &mut Vec<Problem>) -> SitePackages {
-    let mut site = SitePackages { path: sp.to_path_buf(), ..Default::default() };
+    let mut site = SitePackages {
+        path: sp.to_path_buf(),
+        ..Default::default()
+    };
     match fs::read_dir(sp) {
         Ok(entries) => {
             for entry in entries.filter_map(Result::ok) {
-                let Ok(name) = entry.file_name().into_string() else { continue };
-                let Some((dist, version)) = split_dist_dir(&name) else { continue };
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                let Some((dist, version)) = split_dist_dir(&name) else {
+                    continue;
+                };
                 if !DIST_NAMES.contains(&dist.as_str()) {
                     continue;
                 }
-                site.dists.push(read_dist(&entry.path(), &name, dist, version, problems));
+                site.dists
+                    .push(read_dist(&entry.path(), &name, dist, version, problems));
             }
         }
         Err(e) => problems.push(Problem::at(sp, format!("cannot list the directory: {e}"))),
@@ -647,11 +768,26 @@ fn read_site_packages(sp: &Path, records: &[Record], problems: &mut Vec<Problem>
     site
 }
 
-fn read_dist(path: &Path, dir: &str, name: String, version: String, problems: &mut Vec<Problem>) -> DistInfo {
-    let mut d = DistInfo { dir: dir.to_string(), name, version, ..Default::default() };
+fn read_dist(
+    path: &Path,
+    dir: &str,
+    name: String,
+    version: String,
+    problems: &mut Vec<Problem>,
+) -> DistInfo {
+    let mut d = DistInfo {
+        dir: dir.to_string(),
+        name,
+        version,
+        ..Default::default()
+    };
     let is_dir = path.is_dir();
     let metadata = if is_dir {
-        if dir.ends_with(".egg-info") { path.join("PKG-INFO") } else { path.join("METADATA") }
+        if dir.ends_with(".egg-info") {
+            path.join("PKG-INFO")
+        } else {
+            path.join("METADATA")
+        }
     } else {
         path.to_path_buf()
     };
@@ -698,7 +834,9 @@ pub fn version_from_version_file(text: &str) -> Option<String> {
         let (key, rest) = if let Some(rest) = t.strip_prefix("\"version\":") {
             ("json", rest)
         } else {
-            let Some((lhs, rhs)) = t.split_once('=') else { continue };
+            let Some((lhs, rhs)) = t.split_once('=') else {
+                continue;
+            };
             let key = lhs.split(':').next().unwrap_or("").trim();
             (key, rhs)
         };
@@ -709,7 +847,9 @@ pub fn version_from_version_file(text: &str) -> Option<String> {
             "short_version" => 3,
             _ => continue,
         };
-        let Some(v) = quoted_literal(rest.trim()) else { continue };
+        let Some(v) = quoted_literal(rest.trim()) else {
+            continue;
+        };
         if v.is_empty() || !v.starts_with(|c: char| c.is_ascii_digit()) {
             continue;
         }
@@ -728,14 +868,25 @@ fn quoted_literal(s: &str) -> Option<&str> {
 
 fn core_extension(sp: &Path) -> Option<PathBuf> {
     for dir in ["numpy/_core", "numpy/core"] {
-        let Ok(entries) = fs::read_dir(sp.join(dir)) else { continue };
-        let mut names: Vec<String> = entries.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()).collect();
+        let Ok(entries) = fs::read_dir(sp.join(dir)) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
         names.sort();
         let is_ext = |n: &str| n.ends_with(".so") || n.ends_with(".pyd") || n.contains(".so.");
-        if let Some(n) = names.iter().find(|n| n.starts_with("_multiarray_umath") && is_ext(n)) {
+        if let Some(n) = names
+            .iter()
+            .find(|n| n.starts_with("_multiarray_umath") && is_ext(n))
+        {
             return Some(Path::new(dir).join(n));
         }
-        if let Some(n) = names.iter().find(|n| n.starts_with("multiarray.") && is_ext(n)) {
+        if let Some(n) = names
+            .iter()
+            .find(|n| n.starts_with("multiarray.") && is_ext(n))
+        {
             return Some(Path::new(dir).join(n));
         }
     }
@@ -745,7 +896,9 @@ fn core_extension(sp: &Path) -> Option<PathBuf> {
 fn bundled_libs(sp: &Path, dirs: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for dir in dirs {
-        let Ok(entries) = fs::read_dir(sp.join(dir)) else { continue };
+        let Ok(entries) = fs::read_dir(sp.join(dir)) else {
+            continue;
+        };
         let mut names: Vec<String> = entries
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().into_string().ok())
@@ -760,7 +913,13 @@ fn bundled_libs(sp: &Path, dirs: &[&str]) -> Vec<String> {
 /// Who installed NumPy's version file as it is on disk: "conda" when its sha256 matches a
 /// numpy/numpy-base record's `paths_data`, "pip" when it matches the RECORD of a NumPy
 /// dist-info not installed by conda; None when neither or both match.
-fn files_owner(sp: &Path, rel: &str, bytes: &[u8], records: &[Record], dists: &[DistInfo]) -> Option<String> {
+fn files_owner(
+    sp: &Path,
+    rel: &str,
+    bytes: &[u8],
+    records: &[Record],
+    dists: &[DistInfo],
+) -> Option<String> {
     use base64::Engine;
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(bytes);
@@ -772,18 +931,28 @@ fn files_owner(sp: &Path, rel: &str, bytes: &[u8], records: &[Record], dists: &[
         .flat_map(|r| r.numpy_files.iter())
         .any(|(p, h)| {
             let p = p.replace('\\', "/");
-            p.ends_with(&format!("site-packages/{rel}")) && h.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&hex))
+            p.ends_with(&format!("site-packages/{rel}"))
+                && h.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&hex))
         });
     let pip = dists
         .iter()
-        .filter(|d| d.name == "numpy" && d.installer.as_deref() != Some("conda") && d.dir.ends_with(".dist-info"))
+        .filter(|d| {
+            d.name == "numpy"
+                && d.installer.as_deref() != Some("conda")
+                && d.dir.ends_with(".dist-info")
+        })
         .any(|d| {
-            let Ok(record) = fs::read(sp.join(&d.dir).join("RECORD")) else { return false };
+            let Ok(record) = fs::read(sp.join(&d.dir).join("RECORD")) else {
+                return false;
+            };
             let record = String::from_utf8_lossy(&record);
             record.lines().any(|l| {
                 let mut cols = l.split(',');
                 cols.next() == Some(rel)
-                    && cols.next().and_then(|h| h.strip_prefix("sha256=")).is_some_and(|h| h.trim_end_matches('=') == b64)
+                    && cols
+                        .next()
+                        .and_then(|h| h.strip_prefix("sha256="))
+                        .is_some_and(|h| h.trim_end_matches('=') == b64)
             })
         });
     match (conda, pip) {
@@ -798,17 +967,28 @@ fn files_owner(sp: &Path, rel: &str, bytes: &[u8], records: &[Record], dists: &[
 
 fn is_blas_lib_name(name: &str) -> bool {
     const FIXED: &[&str] = &[
-        "libblas.so.3", "libcblas.so.3", "liblapack.so.3", "libblas.so", "libcblas.so",
-        "liblapack.so", "libblas.3.dylib", "libblas.dylib", "libcblas.3.dylib", "libcblas.dylib",
-        "liblapack.3.dylib", "liblapack.dylib",
+        "libblas.so.3",
+        "libcblas.so.3",
+        "liblapack.so.3",
+        "libblas.so",
+        "libcblas.so",
+        "liblapack.so",
+        "libblas.3.dylib",
+        "libblas.dylib",
+        "libcblas.3.dylib",
+        "libcblas.dylib",
+        "liblapack.3.dylib",
+        "liblapack.dylib",
     ];
     FIXED.contains(&name) || name.starts_with("libopenblas") || name.starts_with("libmkl_rt")
 }
 
 fn is_blas_dll_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    matches!(lower.as_str(), "libblas.dll" | "libcblas.dll" | "liblapack.dll" | "openblas.dll")
-        || (lower.starts_with("mkl_rt") && lower.ends_with(".dll"))
+    matches!(
+        lower.as_str(),
+        "libblas.dll" | "libcblas.dll" | "liblapack.dll" | "openblas.dll"
+    ) || (lower.starts_with("mkl_rt") && lower.ends_with(".dll"))
         || lower.starts_with("libopenblas")
 }
 
@@ -816,9 +996,15 @@ fn read_blas_links(prefix: &Path) -> Vec<LibLink> {
     let mut out = Vec::new();
     for (dir, label, pred) in [
         ("lib", "lib/", is_blas_lib_name as fn(&str) -> bool),
-        ("Library/bin", "Library/bin/", is_blas_dll_name as fn(&str) -> bool),
+        (
+            "Library/bin",
+            "Library/bin/",
+            is_blas_dll_name as fn(&str) -> bool,
+        ),
     ] {
-        let Ok(entries) = fs::read_dir(prefix.join(dir)) else { continue };
+        let Ok(entries) = fs::read_dir(prefix.join(dir)) else {
+            continue;
+        };
         let mut found: Vec<LibLink> = entries
             .filter_map(Result::ok)
             .filter_map(|e| {
@@ -826,12 +1012,386 @@ fn read_blas_links(prefix: &Path) -> Vec<LibLink> {
                 if !pred(&name) {
                     return None;
                 }
-                let target = fs::read_link(e.path()).ok().map(|t| t.to_string_lossy().into_owned());
-                Some(LibLink { name: format!("{label}{name}"), target })
+                let target = fs::read_link(e.path())
+                    .ok()
+                    .map(|t| t.to_string_lossy().into_owned());
+                Some(LibLink {
+                    name: format!("{label}{name}"),
+                    target,
+                })
             })
             .collect();
         found.sort_by(|a, b| a.name.cmp(&b.name));
         out.extend(found);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{PKGS_MAIN, PrefixBuilder, RecordSpec};
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().expect("tempdir")
+    }
+
+    #[test]
+    fn record_file_names_split_at_the_last_two_dashes() {
+        assert_eq!(
+            split_record_file_name("numpy-base-1.21.2-py39h79a1101_0"),
+            Some(("numpy-base", "1.21.2", "py39h79a1101_0"))
+        );
+        assert_eq!(
+            split_record_file_name("libblas-3.9.0-31_h59b9bed_openblas"),
+            Some(("libblas", "3.9.0", "31_h59b9bed_openblas"))
+        );
+        assert_eq!(
+            split_record_file_name("_openmp_mutex-4.5-2_gnu"),
+            Some(("_openmp_mutex", "4.5", "2_gnu"))
+        );
+        assert_eq!(split_record_file_name("weird"), None);
+        assert_eq!(split_record_file_name("a-b"), None);
+        assert_eq!(split_record_file_name("-1.0-0"), None);
+    }
+
+    #[test]
+    fn big_prefix_reads_only_relevant_records() {
+        let d = tmp();
+        crate::testing::generate_big_prefix(d.path(), 120, 3_000_000).expect("generate");
+        let f = read(d.path());
+        assert_eq!(f.record_count, 120, "{:?}", f.problems);
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
+        let names: Vec<&str> = f.records.iter().map(|r| r.name.as_str()).collect();
+        assert!(
+            names.contains(&"libblas") && names.contains(&"numpy") && names.contains(&"python")
+        );
+        assert!(names.iter().all(|n| RELEVANT.contains(n)));
+        let np = f.record("numpy").expect("numpy");
+        assert!(
+            np.numpy_files
+                .iter()
+                .any(|(p, h)| p.ends_with("numpy/version.py") && h.is_some())
+        );
+        assert!(
+            np.numpy_files
+                .iter()
+                .all(|(p, _)| p.contains("site-packages/numpy/"))
+        );
+        assert_eq!(f.python_version.as_deref(), Some("3.11.9"));
+        assert_eq!(f.subdir.as_deref(), Some("linux-64"));
+        assert_eq!(f.history_tool.as_deref(), Some("conda"));
+        let site = f.site.as_ref().expect("site");
+        assert_eq!(site.numpy_version_in_files.as_deref(), Some("1.26.4"));
+        assert_eq!(site.numpy_files_owner.as_deref(), Some("conda"));
+        assert!(site.numpy_core_extension.is_some());
+        assert!(f.blas_links.iter().any(|l| l.name == "lib/libblas.so.3"
+            && l.target.as_deref() == Some("libopenblasp-r0.3.25.so")));
+    }
+
+    #[test]
+    fn conda_and_rattler_records_read_alike() {
+        for rattler in [false, true] {
+            let d = tmp();
+            let mut b = PrefixBuilder::new(d.path()).record(
+                RecordSpec::new("libblas", "3.9.0", "20_linux64_mkl")
+                    .depends(&["mkl >=2023.2.0,<2024.0a0"])
+                    .constrains(&["libcblas 3.9.0 20_linux64_mkl", "blas * mkl"])
+                    .track_features("blas_mkl blas_mkl_2")
+                    .files(&["lib/libblas.so", "lib/libblas.so.3"]),
+            );
+            if rattler {
+                b = b.rattler_style();
+            }
+            b.build().expect("build");
+            let f = read(d.path());
+            let r = f.record("libblas").expect("libblas");
+            assert_eq!(r.build, "20_linux64_mkl");
+            assert_eq!(r.subdir.as_deref(), Some("linux-64"));
+            assert_eq!(r.track_features, vec!["blas_mkl", "blas_mkl_2"]);
+            assert_eq!(r.depends, vec!["mkl >=2023.2.0,<2024.0a0"]);
+            let ch = r.channel.as_deref().expect("channel");
+            assert!(
+                if rattler {
+                    ch.ends_with("conda-forge/")
+                } else {
+                    ch.ends_with("conda-forge/linux-64")
+                },
+                "{ch}"
+            );
+            assert!(f.problems.is_empty(), "{:?}", f.problems);
+        }
+    }
+
+    #[test]
+    fn track_features_as_list_and_requested_spec_none() {
+        let text = r#"{"name":"blas","version":"1.0","build":"openblas","track_features":["nomkl"],"requested_spec":"None","depends":null,"url":"https://repo.anaconda.com/pkgs/main/osx-64/blas-1.0-openblas.conda"}"#;
+        let r = parse_record(text, Path::new("conda-meta/blas-1.0-openblas.json"), false)
+            .expect("parse");
+        assert_eq!(r.track_features, vec!["nomkl"]);
+        assert!(r.depends.is_empty());
+        assert_eq!(r.channel, None);
+        assert_eq!(r.subdir.as_deref(), Some("osx-64"));
+    }
+
+    #[test]
+    fn record_without_channel_keeps_url() {
+        let d = tmp();
+        PrefixBuilder::new(d.path())
+            .record(RecordSpec::new("blas", "1.0", "mkl").no_channel())
+            .build()
+            .expect("build");
+        let f = read(d.path());
+        let r = f.record("blas").expect("blas");
+        assert_eq!(r.channel, None);
+        assert!(r.url.as_deref().is_some_and(|u| u.starts_with(PKGS_MAIN)));
+        assert_eq!(r.subdir.as_deref(), Some("linux-64"));
+    }
+
+    #[test]
+    fn truncated_record_is_a_problem_naming_the_file_and_line() {
+        let d = tmp();
+        PrefixBuilder::new(d.path())
+            .record(RecordSpec::new("libblas", "3.9.0", "8_openblas").files(&["lib/libblas.so.3"]))
+            .build()
+            .expect("build");
+        let p = d.path().join("conda-meta/libblas-3.9.0-8_openblas.json");
+        let text = fs::read_to_string(&p).expect("read");
+        fs::write(&p, &text[..text.len() / 2]).expect("write");
+        let f = read(d.path());
+        assert_eq!(f.problems.len(), 1);
+        let pr = &f.problems[0];
+        assert_eq!(pr.path.as_deref(), Some(p.as_path()));
+        assert!(
+            pr.message.starts_with("truncated JSON at line "),
+            "{}",
+            pr.message
+        );
+        // The build string still comes from the file name.
+        assert_eq!(
+            f.record("libblas").map(|r| r.build.as_str()),
+            Some("8_openblas")
+        );
+    }
+
+    #[test]
+    fn non_utf8_record_is_a_problem() {
+        let d = tmp();
+        let cm = d.path().join("conda-meta");
+        fs::create_dir_all(&cm).expect("mkdir");
+        fs::write(
+            cm.join("mkl-2023.1.0-h6b88ed4_46358.json"),
+            b"{\"name\": \"mkl\xff\xfe\"}",
+        )
+        .expect("write");
+        let f = read(d.path());
+        assert_eq!(f.record_count, 1);
+        assert!(
+            f.problems[0].message.contains("not UTF-8"),
+            "{:?}",
+            f.problems
+        );
+        assert!(
+            f.problems[0]
+                .path
+                .as_ref()
+                .is_some_and(|p| p.ends_with("mkl-2023.1.0-h6b88ed4_46358.json"))
+        );
+    }
+
+    #[test]
+    fn unparseable_file_name_is_read_to_learn_the_name() {
+        let d = tmp();
+        let cm = d.path().join("conda-meta");
+        fs::create_dir_all(&cm).expect("mkdir");
+        fs::write(
+            cm.join("strange.json"),
+            r#"{"name":"nomkl","version":"3.0","build":"0"}"#,
+        )
+        .expect("write");
+        fs::write(
+            cm.join("other.json"),
+            r#"{"name":"zlib","version":"1","build":"0"}"#,
+        )
+        .expect("write");
+        let f = read(d.path());
+        assert_eq!(f.record_count, 2);
+        assert_eq!(f.records.len(), 1);
+        assert_eq!(f.records[0].name, "nomkl");
+    }
+
+    #[test]
+    fn empty_and_missing_conda_meta() {
+        let d = tmp();
+        let f = read(d.path());
+        assert!(!f.has_conda_meta);
+        assert!(f.problems.is_empty());
+        fs::create_dir_all(d.path().join("conda-meta")).expect("mkdir");
+        let f = read(d.path());
+        assert!(f.has_conda_meta);
+        assert_eq!(f.record_count, 0);
+        assert!(f.records.is_empty() && f.problems.is_empty());
+    }
+
+    #[test]
+    fn pinned_lines_flag_quotes_and_bad_specs() {
+        let p = parse_pinned(
+            "# comment\n\nlibblas=*=*mkl\n\"blas=*=mkl\"\nlibblas * *openblas\nnumpy >=>=1\n",
+        );
+        assert_eq!(p.len(), 4);
+        assert_eq!((p[0].line, p[0].problem.is_none()), (3, true));
+        assert!(
+            p[1].problem
+                .as_deref()
+                .is_some_and(|m| m.contains("quoted"))
+        );
+        assert!(p[2].problem.is_none(), "{:?}", p[2]);
+        assert!(
+            p[3].problem
+                .as_deref()
+                .is_some_and(|m| m.contains("MatchSpec")),
+            "{:?}",
+            p[3]
+        );
+    }
+
+    #[test]
+    fn history_tail_finds_the_last_cmd_and_tool() {
+        let d = tmp();
+        let mut text = String::from("==> 2020 <==\n# cmd: /opt/conda/bin/conda create -n x\n");
+        for i in 0..5000 {
+            text.push_str(&format!("+conda-forge/linux-64::pkg{i}-1.0-0\n"));
+        }
+        text.push_str("==> 2021 <==\n# cmd: micromamba install -n x numpy\n");
+        for i in 0..20000 {
+            text.push_str(&format!("+conda-forge/linux-64::other{i}-1.0-0\n"));
+        }
+        let p = d.path().join("history");
+        fs::write(&p, &text).expect("write");
+        assert_eq!(
+            last_history_cmd(&p).expect("read").as_deref(),
+            Some("micromamba install -n x numpy")
+        );
+        fs::write(&p, "+a\n").expect("write");
+        assert_eq!(last_history_cmd(&p).expect("read"), None);
+        assert_eq!(
+            tool_from_cmd("C:\\Users\\a\\miniconda3\\Scripts\\conda-script.py install x"),
+            Some("conda")
+        );
+        assert_eq!(
+            tool_from_cmd(
+                "/home/u/miniforge3/lib/python3.11/site-packages/conda/__main__.py install"
+            ),
+            Some("conda")
+        );
+        assert_eq!(
+            tool_from_cmd("/usr/local/bin/conda-env create -f e.yml"),
+            Some("conda")
+        );
+        assert_eq!(tool_from_cmd("/opt/bin/mamba install numpy"), Some("mamba"));
+        assert_eq!(tool_from_cmd("micromamba.exe create"), Some("micromamba"));
+        assert_eq!(tool_from_cmd("pip install x"), None);
+    }
+
+    #[test]
+    fn version_file_shapes() {
+        assert_eq!(
+            version_from_version_file("version = '1.16.6'\nfull_version = '1.16.6'\n").as_deref(),
+            Some("1.16.6")
+        );
+        assert_eq!(
+            version_from_version_file("version: str = \"2.0.2\"\n__version__ = version\n")
+                .as_deref(),
+            Some("2.0.2")
+        );
+        assert_eq!(
+            version_from_version_file(
+                "version_json = '''\n{\n \"date\": \"x\",\n \"version\": \"1.21.2\"\n}\n'''"
+            )
+            .as_deref(),
+            Some("1.21.2")
+        );
+        assert_eq!(
+            version_from_version_file("__version__ = '1.9.0'").as_deref(),
+            Some("1.9.0")
+        );
+        assert_eq!(
+            version_from_version_file(
+                "from ._version import get_versions\nversion = vinfo['version']\n"
+            ),
+            None
+        );
+        assert_eq!(
+            version_from_pyvenv_cfg("home = /usr/bin\nversion_info = 3.12.1.final.0\n").as_deref(),
+            Some("3.12.1")
+        );
+        assert_eq!(
+            version_from_pyvenv_cfg("version = 3.11.4\n").as_deref(),
+            Some("3.11.4")
+        );
+    }
+
+    #[test]
+    fn windows_layout_and_egg_info() {
+        let d = tmp();
+        PrefixBuilder::new(d.path())
+            .windows_layout()
+            .numpy_files("1.16.6", "_multiarray_umath.cp39-win_amd64.pyd")
+            .build()
+            .expect("build");
+        let sp = d.path().join("Lib/site-packages");
+        fs::write(
+            sp.join("numpy-1.16.6-py3.9.egg-info"),
+            "Metadata-Version: 1.2\nName: numpy\nVersion: 1.16.6\n",
+        )
+        .expect("egg");
+        let f = read(d.path());
+        let site = f.site.as_ref().expect("site");
+        assert_eq!(site.dists.len(), 1);
+        assert_eq!(
+            (site.dists[0].name.as_str(), site.dists[0].version.as_str()),
+            ("numpy", "1.16.6")
+        );
+        assert_eq!(site.dists[0].installer, None);
+        assert_eq!(site.numpy_version_in_files.as_deref(), Some("1.16.6"));
+        assert_eq!(
+            site.numpy_core_extension.as_deref(),
+            Some(Path::new("numpy/core/_multiarray_umath.cp39-win_amd64.pyd"))
+        );
+    }
+
+    #[test]
+    fn pip_dist_info_and_bundled_libs() {
+        let d = tmp();
+        PrefixBuilder::new(d.path())
+            .venv("3.12.3")
+            .pip_dist(
+                "numpy",
+                "2.0.2",
+                "pip",
+                &["cp312-cp312-manylinux_2_17_x86_64"],
+            )
+            .numpy_files("2.0.2", "_multiarray_umath.cpython-312-x86_64-linux-gnu.so")
+            .bundled_lib("numpy.libs/libscipy_openblas64_-99b71e71.so")
+            .bundled_lib("scipy.libs/libscipy_openblas-1.so")
+            .build()
+            .expect("build");
+        let f = read(d.path());
+        assert_eq!(f.python_version.as_deref(), Some("3.12.3"));
+        let site = f.site.as_ref().expect("site");
+        assert_eq!(site.dists[0].installer.as_deref(), Some("pip"));
+        assert_eq!(
+            site.dists[0].wheel_tags,
+            vec!["cp312-cp312-manylinux_2_17_x86_64"]
+        );
+        assert_eq!(
+            site.numpy_bundled_libs,
+            vec!["numpy.libs/libscipy_openblas64_-99b71e71.so"]
+        );
+        assert_eq!(
+            site.scipy_bundled_libs,
+            vec!["scipy.libs/libscipy_openblas-1.so"]
+        );
+        assert_eq!(site.numpy_files_owner.as_deref(), Some("pip"));
+    }
 }
