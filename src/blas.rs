@@ -424,7 +424,6 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
 fn pick_dist<'a>(foreign: &[&'a DistInfo], in_files: Option<&str>) -> &'a DistInfo {
     in_files
         .and_then(|v| foreign.iter().find(|d| same_version(&d.version, v)))
-        .or_else(|| foreign.first())
         .copied()
         .unwrap_or(foreign[0])
 }
@@ -442,11 +441,10 @@ fn pip_over_conda<'a>(
     let dists = foreign
         .iter()
         .map(|d| {
-            format!(
-                "{} ({})",
-                d.dir,
-                d.installer.as_deref().unwrap_or("no INSTALLER")
-            )
+            d.dir
+                .trim_end_matches(".dist-info")
+                .trim_end_matches(".egg-info")
+                .to_string()
         })
         .collect::<Vec<_>>()
         .join(", ");
@@ -805,5 +803,472 @@ pub fn switch_spec(family: ChannelFamily, imp: BlasImpl) -> Option<String> {
         ChannelFamily::Defaults => matches!(imp, BlasImpl::Mkl | BlasImpl::Openblas)
             .then(|| format!("blas=*={}", imp.as_str())),
         ChannelFamily::Pip | ChannelFamily::Other => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prefix::{LibLink, PinnedLine, SitePackages};
+    use std::path::PathBuf;
+
+    const CF: &str = "https://conda.anaconda.org/conda-forge";
+    const MAIN: &str = "https://repo.anaconda.com/pkgs/main";
+
+    fn rec(
+        name: &str,
+        version: &str,
+        build: &str,
+        channel: &str,
+        subdir: &str,
+        depends: &[&str],
+    ) -> Record {
+        Record {
+            name: name.into(),
+            version: version.into(),
+            build: build.into(),
+            channel: Some(format!("{channel}/{subdir}")),
+            url: Some(format!("{channel}/{subdir}/{name}-{version}-{build}.conda")),
+            subdir: Some(subdir.into()),
+            depends: depends.iter().map(|s| s.to_string()).collect(),
+            file: PathBuf::from(format!("conda-meta/{name}-{version}-{build}.json")),
+            ..Default::default()
+        }
+    }
+
+    fn facts(records: Vec<Record>) -> PrefixFacts {
+        let mut records = records;
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        PrefixFacts {
+            has_conda_meta: true,
+            record_count: records.len(),
+            records,
+            ..Default::default()
+        }
+    }
+
+    fn dist(version: &str, installer: Option<&str>, tag: &str) -> DistInfo {
+        DistInfo {
+            dir: format!("numpy-{version}.dist-info"),
+            name: "numpy".into(),
+            version: version.into(),
+            installer: installer.map(str::to_string),
+            wheel_tags: vec![tag.into()],
+        }
+    }
+
+    fn site(dists: Vec<DistInfo>, in_files: Option<&str>, libs: &[&str]) -> SitePackages {
+        SitePackages {
+            path: PathBuf::from("/p/lib/python3.11/site-packages"),
+            dists,
+            numpy_dir: in_files.is_some(),
+            numpy_version_in_files: in_files.map(str::to_string),
+            numpy_version_file: in_files.map(|_| "numpy/version.py".to_string()),
+            numpy_bundled_libs: libs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn cf_stack(imp_build: &str, subdir: &str) -> Vec<Record> {
+        vec![
+            rec(
+                "numpy",
+                "1.26.4",
+                "py311h64a7726_0",
+                CF,
+                subdir,
+                &[
+                    "libblas >=3.9.0,<4.0a0",
+                    "libcblas >=3.9.0,<4.0a0",
+                    "liblapack >=3.9.0,<4.0a0",
+                ],
+            ),
+            rec("libblas", "3.9.0", imp_build, CF, subdir, &[]),
+            rec("libcblas", "3.9.0", imp_build, CF, subdir, &[]),
+            rec("liblapack", "3.9.0", imp_build, CF, subdir, &[]),
+        ]
+    }
+
+    #[test]
+    fn build_suffixes_of_every_era() {
+        for (b, imp) in [
+            ("8_openblas", BlasImpl::Openblas),
+            ("12_mkl", BlasImpl::Mkl),
+            ("12_linux64_openblas", BlasImpl::Openblas),
+            ("16_win64_mkl", BlasImpl::Mkl),
+            ("16_osxarm64_accelerate", BlasImpl::Accelerate),
+            ("20_win64_blis", BlasImpl::Blis),
+            ("31_h59b9bed_openblas", BlasImpl::Openblas),
+            ("35_hfdb39a5_mkl", BlasImpl::Mkl),
+            ("37_h1462f9a_newaccelerate", BlasImpl::Accelerate),
+            ("1_h86c2bf4_netlib", BlasImpl::Netlib),
+            ("5_h0_nvpl", BlasImpl::Nvpl),
+        ] {
+            assert_eq!(impl_from_build_suffix(b), Some(imp), "{b}");
+            let d = declared(&facts(cf_stack(b, "linux-64")));
+            assert_eq!(d.implementation, imp, "{b}: {d:?}");
+            assert_eq!(d.family, Some(ChannelFamily::CondaForge));
+        }
+        assert_eq!(impl_from_build_suffix("pthreads_h413a1c8_0"), None);
+    }
+
+    #[test]
+    fn conda_forge_evidence_line() {
+        let d = declared(&facts(cf_stack("20_linux64_openblas", "linux-64")));
+        assert_eq!(
+            d.evidence[0],
+            "libblas 3.9.0 20_linux64_openblas [conda-forge, linux-64]"
+        );
+        assert_eq!(d.numpy.source, Some(NumpySource::Conda));
+        assert_eq!(d.numpy.family, Some(ChannelFamily::CondaForge));
+        assert_eq!(
+            d.numpy.record.as_deref(),
+            Some("numpy-1.26.4-py311h64a7726_0.json")
+        );
+        assert!(d.ambiguity.is_none() && d.mixed_stacks.is_empty());
+    }
+
+    #[test]
+    fn conda_forge_disagreeing_lapack_is_noted() {
+        let mut r = cf_stack("20_linux64_mkl", "linux-64");
+        r[3].build = "20_linux64_openblas".into();
+        let d = declared(&facts(r));
+        assert_eq!(d.implementation, BlasImpl::Mkl);
+        assert!(
+            d.evidence
+                .iter()
+                .any(|e| e.contains("liblapack") && e.contains("disagrees")),
+            "{:?}",
+            d.evidence
+        );
+    }
+
+    fn defaults_stack(imp: &str, subdir: &str) -> Vec<Record> {
+        let blas_dep = format!("blas 1.0 {imp}");
+        let lib_dep = if imp == "mkl" {
+            "mkl >=2021.3.0,<2022.0a0"
+        } else {
+            "libopenblas >=0.3.21,<1.0a0"
+        };
+        vec![
+            rec(
+                "numpy",
+                "1.21.2",
+                "py39h20f2e39_0",
+                MAIN,
+                subdir,
+                &[&blas_dep, lib_dep, "numpy-base 1.21.2 py39h79a1101_0"],
+            ),
+            rec(
+                "numpy-base",
+                "1.21.2",
+                "py39h79a1101_0",
+                MAIN,
+                subdir,
+                &[&blas_dep, lib_dep],
+            ),
+            rec("blas", "1.0", imp, MAIN, subdir, &[]),
+        ]
+    }
+
+    #[test]
+    fn defaults_mkl_and_openblas() {
+        let d = declared(&facts(defaults_stack("mkl", "linux-64")));
+        assert_eq!(d.implementation, BlasImpl::Mkl);
+        assert_eq!(d.family, Some(ChannelFamily::Defaults));
+        assert_eq!(
+            d.evidence[0],
+            "numpy-base 1.21.2 py39h79a1101_0 depends on blas 1.0 mkl"
+        );
+        let d = declared(&facts(defaults_stack("openblas", "osx-arm64")));
+        assert_eq!(d.implementation, BlasImpl::Openblas);
+        assert_eq!(d.numpy.build.as_deref(), Some("py39h20f2e39_0"));
+    }
+
+    #[test]
+    fn defaults_nomkl_without_mutex_dependency() {
+        let d = declared(&facts(vec![
+            rec("numpy", "1.11.3", "py36_0", MAIN, "osx-64", &["numpy-base"]),
+            rec(
+                "numpy-base",
+                "1.11.3",
+                "py36_0",
+                MAIN,
+                "osx-64",
+                &["python 3.6*"],
+            ),
+            rec("nomkl", "3.0", "0", MAIN, "osx-64", &["blas * openblas"]),
+        ]));
+        assert_eq!(d.implementation, BlasImpl::Openblas);
+        assert!(d.evidence[0].starts_with("nomkl 3.0 0"), "{:?}", d.evidence);
+    }
+
+    #[test]
+    fn installer_made_records_use_the_url() {
+        let mut r = defaults_stack("mkl", "win-64");
+        for x in &mut r {
+            x.channel = None;
+        }
+        let d = declared(&facts(r));
+        assert_eq!(d.implementation, BlasImpl::Mkl);
+        assert_eq!(d.numpy.family, Some(ChannelFamily::Defaults));
+        assert!(
+            d.numpy
+                .channel
+                .as_deref()
+                .is_some_and(|c| c.starts_with(MAIN))
+        );
+    }
+
+    #[test]
+    fn conda_forge_numpy_beside_defaults_blas_mutex() {
+        let mut r = cf_stack("18_osx64_openblas", "osx-64");
+        r.push(rec("blas", "1.0", "openblas", MAIN, "osx-64", &[]));
+        let d = declared(&facts(r));
+        assert_eq!(d.implementation, BlasImpl::Openblas);
+        assert_eq!(d.family, Some(ChannelFamily::CondaForge));
+        assert_eq!(
+            d.evidence[0],
+            "libblas 3.9.0 18_osx64_openblas [conda-forge, osx-64]"
+        );
+        assert_eq!(d.mixed_stacks.len(), 1, "{:?}", d.mixed_stacks);
+        // Even when the mutex says mkl, conda-forge's libblas decides.
+        let mut r = cf_stack("20_linux64_openblas", "linux-64");
+        r.push(rec("blas", "1.0", "mkl", MAIN, "linux-64", &[]));
+        assert_eq!(declared(&facts(r)).implementation, BlasImpl::Openblas);
+    }
+
+    #[test]
+    fn pip_numpy_alone() {
+        let mut f = facts(vec![]);
+        f.site = Some(site(
+            vec![dist("2.0.2", Some("pip"), "cp39-cp39-manylinux2014_x86_64")],
+            Some("2.0.2"),
+            &[
+                "numpy.libs/libgfortran-040039e1-0352e75f.so.5.0.0",
+                "numpy.libs/libscipy_openblas64_-99b71e71.so",
+            ],
+        ));
+        let d = declared(&f);
+        assert_eq!(d.implementation, BlasImpl::Openblas);
+        assert_eq!(d.family, Some(ChannelFamily::Pip));
+        assert_eq!(d.numpy.source, Some(NumpySource::Pip));
+        assert_eq!(
+            d.numpy.wheel_tag.as_deref(),
+            Some("cp39-cp39-manylinux2014_x86_64")
+        );
+        assert!(d.evidence[0].contains("libscipy_openblas64_"));
+
+        f.site = Some(site(
+            vec![dist("2.4.0", Some("pip"), "cp312-cp312-macosx_14_0_arm64")],
+            Some("2.4.0"),
+            &[],
+        ));
+        assert_eq!(declared(&f).implementation, BlasImpl::Accelerate);
+        f.site = Some(site(
+            vec![dist("1.26.4", Some("pip"), "cp312-cp312-macosx_14_0_arm64")],
+            Some("1.26.4"),
+            &[],
+        ));
+        assert_eq!(declared(&f).implementation, BlasImpl::Unknown);
+    }
+
+    fn defaults_np2_with_pip(in_files: &str, owner: Option<&str>) -> PrefixFacts {
+        let mut f = facts(vec![
+            rec(
+                "numpy",
+                "2.2.2",
+                "py311he598dae_0",
+                MAIN,
+                "osx-arm64",
+                &["blas 1.0 openblas", "numpy-base 2.2.2 py311hfbfe69c_0"],
+            ),
+            rec(
+                "numpy-base",
+                "2.2.2",
+                "py311hfbfe69c_0",
+                MAIN,
+                "osx-arm64",
+                &["blas 1.0 openblas", "libopenblas >=0.3.21,<1.0a0"],
+            ),
+            rec("blas", "1.0", "openblas", MAIN, "osx-arm64", &[]),
+        ]);
+        let mut s = site(
+            vec![
+                dist("2.2.2", Some("conda"), "cp311-cp311-macosx_11_0_arm64"),
+                dist("2.2.3", Some("pip"), "cp311-cp311-macosx_14_0_arm64"),
+            ],
+            Some(in_files),
+            &[],
+        );
+        s.numpy_files_owner = owner.map(str::to_string);
+        f.site = Some(s);
+        f
+    }
+
+    #[test]
+    fn stale_pip_dist_info_over_conda_numpy_decided_by_version_file() {
+        let d = declared(&defaults_np2_with_pip("2.2.2", None));
+        assert_eq!(d.implementation, BlasImpl::Openblas);
+        assert_eq!(d.numpy.source, Some(NumpySource::Conda));
+        assert_eq!(
+            d.evidence[0],
+            "numpy/version.py says 2.2.2 = conda record numpy-base 2.2.2 (pip dist-info numpy-2.2.3 is stale)"
+        );
+        assert!(d.pip_shadow.as_deref().is_some_and(|s| s.contains("stale")));
+    }
+
+    #[test]
+    fn live_pip_numpy_over_conda_numpy() {
+        let d = declared(&defaults_np2_with_pip("2.2.3", None));
+        assert_eq!(d.implementation, BlasImpl::Accelerate);
+        assert_eq!(d.numpy.source, Some(NumpySource::Pip));
+        assert!(
+            d.pip_shadow
+                .as_deref()
+                .is_some_and(|s| s.contains("Python imports pip's NumPy"))
+        );
+        // The hash owner wins over the versions.
+        let d = declared(&defaults_np2_with_pip("2.2.3", Some("conda")));
+        assert_eq!(d.numpy.source, Some(NumpySource::Conda));
+        assert_eq!(d.implementation, BlasImpl::Openblas);
+    }
+
+    #[test]
+    fn undecidable_pip_over_conda_is_ambiguous() {
+        let mut f = defaults_np2_with_pip("2.2.2", None);
+        if let Some(s) = f.site.as_mut() {
+            s.dists[1] = dist("2.2.2", Some("pip"), "cp311-cp311-macosx_14_0_arm64");
+        }
+        let d = declared(&f);
+        assert_eq!(d.implementation, BlasImpl::Ambiguous);
+        assert!(
+            d.ambiguity.as_deref().is_some_and(|a| a.contains("both")),
+            "{:?}",
+            d.ambiguity
+        );
+        // No readable version file either.
+        let mut f = defaults_np2_with_pip("2.2.2", None);
+        if let Some(s) = f.site.as_mut() {
+            s.numpy_version_in_files = None;
+        }
+        assert_eq!(declared(&f).implementation, BlasImpl::Ambiguous);
+    }
+
+    #[test]
+    fn stale_bundled_libs_do_not_override_conda() {
+        let mut f = facts(defaults_stack("mkl", "linux-64"));
+        f.site = Some(site(
+            vec![dist("1.21.2", Some("conda"), "cp39-cp39-linux_x86_64")],
+            Some("1.21.2"),
+            &["numpy.libs/libopenblasp-r0-ae94cfde.3.9.dev.so"],
+        ));
+        assert_eq!(declared(&f).implementation, BlasImpl::Mkl);
+    }
+
+    #[test]
+    fn no_numpy_is_none() {
+        let mut r = cf_stack("19_linux64_openblas", "linux-64");
+        r.remove(0);
+        let d = declared(&facts(r));
+        assert_eq!(d.implementation, BlasImpl::None);
+        assert_eq!(
+            declared(&PrefixFacts::default()).implementation,
+            BlasImpl::None
+        );
+    }
+
+    #[test]
+    fn symlink_agreeing_and_disagreeing() {
+        let mut f = facts(cf_stack("20_linux64_mkl", "linux-64"));
+        f.blas_links = vec![LibLink {
+            name: "lib/libblas.so.3".into(),
+            target: Some("libmkl_rt.so.2".into()),
+        }];
+        let d = declared(&f);
+        assert!(
+            d.evidence
+                .iter()
+                .any(|e| e == "lib/libblas.so.3 -> libmkl_rt.so.2")
+        );
+        assert!(d.ambiguity.is_none());
+        f.blas_links[0].target = Some("libopenblasp-r0.3.21.so".into());
+        assert!(declared(&f).ambiguity.is_some());
+    }
+
+    #[test]
+    fn pinned_blas_lines() {
+        let mut f = facts(cf_stack("20_linux64_mkl", "linux-64"));
+        f.pinned = [
+            "libblas=*=*mkl",
+            "python 3.11.*",
+            "\"blas=*=mkl\"",
+            "conda-forge::liblapack * *mkl",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| PinnedLine {
+            line: i + 1,
+            text: t.to_string(),
+            problem: None,
+        })
+        .collect();
+        assert_eq!(
+            declared(&f).pinned,
+            vec![
+                "libblas=*=*mkl",
+                "\"blas=*=mkl\"",
+                "conda-forge::liblapack * *mkl"
+            ]
+        );
+    }
+
+    #[test]
+    fn families_defaults_and_switch_specs() {
+        assert_eq!(
+            default_for(ChannelFamily::CondaForge, "win-64"),
+            Some(BlasImpl::Mkl)
+        );
+        assert_eq!(
+            default_for(ChannelFamily::CondaForge, "linux-64"),
+            Some(BlasImpl::Openblas)
+        );
+        assert_eq!(
+            default_for(ChannelFamily::Defaults, "linux-64"),
+            Some(BlasImpl::Mkl)
+        );
+        assert_eq!(
+            default_for(ChannelFamily::Defaults, "osx-64"),
+            Some(BlasImpl::Openblas)
+        );
+        assert_eq!(default_for(ChannelFamily::Other, "linux-64"), None);
+        assert!(!available(ChannelFamily::CondaForge, "osx-arm64").contains(&BlasImpl::Mkl));
+        assert!(!available(ChannelFamily::Defaults, "win-64").contains(&BlasImpl::Openblas));
+        assert_eq!(
+            switch_spec(ChannelFamily::CondaForge, BlasImpl::Mkl).as_deref(),
+            Some("libblas=*=*mkl")
+        );
+        assert_eq!(
+            switch_spec(ChannelFamily::Defaults, BlasImpl::Openblas).as_deref(),
+            Some("blas=*=openblas")
+        );
+        assert_eq!(switch_spec(ChannelFamily::Defaults, BlasImpl::Blis), None);
+        assert_eq!(switch_spec(ChannelFamily::Pip, BlasImpl::Mkl), None);
+        assert_eq!(
+            switch_spec(ChannelFamily::CondaForge, BlasImpl::Ambiguous),
+            None
+        );
+        assert_eq!(
+            fallback_family("https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/main/win-64"),
+            ChannelFamily::Defaults
+        );
+        assert_eq!(
+            fallback_family("https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge/"),
+            ChannelFamily::CondaForge
+        );
+        assert_eq!(
+            fallback_family("file:///home/user/channel/"),
+            ChannelFamily::Other
+        );
     }
 }
