@@ -605,7 +605,7 @@ pub fn generate_big_prefix(dir: &Path, records: usize, target_bytes: u64) -> io:
             }
         })
         .collect();
-    let per_file = 420u64;
+    let per_file = 385u64;
     let per_record = 1400u64;
     let budget = target_bytes.saturating_sub(records as u64 * per_record) / per_file;
     let total_w: u64 = weights.iter().sum::<u64>().max(1);
