@@ -675,12 +675,11 @@ fn lib_python_dirs(prefix: &Path) -> Vec<(String, PathBuf)> {
 /// Python's version, else one holding numpy, else the newest) or Windows `Lib/site-packages`.
 fn find_site_packages(prefix: &Path, python_version: Option<&str>) -> Option<PathBuf> {
     let mut candidates = lib_python_dirs(prefix);
-    candidates.sort_by(|a, b| version_key(&b.0).cmp(&version_key(&a.0)));
+    candidates.sort_by_key(|c| std::cmp::Reverse(version_key(&c.0)));
     if let Some(pv) = python_version {
         let xy: String = pv.split('.').take(2).collect::<Vec<_>>().join(".");
-        if let Some(pos) = candidates.iter().position(|(v, _)| *v == xy) {
-            let c = candidates.remove(pos);
-            candidates.insert(0, c);
+        if let Some((_, p)) = candidates.iter().find(|(v, _)| *v == xy) {
+            return Some(p.clone());
         }
     }
     let win = prefix.join("Lib").join("site-packages");
@@ -1328,6 +1327,28 @@ mod tests {
         assert_eq!(
             version_from_pyvenv_cfg("version = 3.11.4\n").as_deref(),
             Some("3.11.4")
+        );
+    }
+
+    #[test]
+    fn site_packages_of_the_python_version_wins() {
+        let d = tmp();
+        PrefixBuilder::new(d.path())
+            .python("3.8.10")
+            .numpy_files("1.19.2", "_multiarray_umath.so")
+            .build()
+            .expect("build");
+        PrefixBuilder::new(d.path())
+            .python("3.11.9")
+            .build()
+            .expect("build");
+        fs::create_dir_all(d.path().join("lib/python3.11/site-packages")).expect("mkdir");
+        let f = read(d.path());
+        assert_eq!(f.python_version.as_deref(), Some("3.11.9"));
+        assert!(
+            f.site
+                .as_ref()
+                .is_some_and(|s| s.path.ends_with("lib/python3.11/site-packages") && !s.numpy_dir)
         );
     }
 
