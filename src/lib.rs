@@ -24,6 +24,8 @@ pub mod prefix;
 pub mod probe;
 pub mod report;
 pub mod style;
+#[doc(hidden)]
+pub mod testing;
 pub mod threads;
 
 use std::ffi::OsString;

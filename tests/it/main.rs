@@ -14,5 +14,6 @@ mod heavy_apply;
 mod heavy_linkage;
 mod heavy_probe;
 mod linkage;
+mod prefix;
 mod probe;
 mod pty;
