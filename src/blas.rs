@@ -161,35 +161,10 @@ pub fn impl_from_lib_name(name: &str) -> Option<BlasImpl> {
 }
 
 /// The channel family of a record: `mirrors::channel_family` of its `channel` (or `url` for
-/// installer-made records), with a small local fallback for the common URL shapes.
+/// installer-made records).
 pub fn record_family(r: &Record) -> Option<ChannelFamily> {
     let src = r.channel.as_deref().or(r.url.as_deref())?;
-    match crate::mirrors::channel_family(src) {
-        ChannelFamily::Other => Some(fallback_family(src)),
-        f => Some(f),
-    }
-}
-
-/// Recognises `.../conda-forge/...` and Anaconda's `pkgs/main|free|r|msys2` and `anaconda`
-/// channel (also behind mirrors) until `mirrors::channel_family` knows more.
-fn fallback_family(src: &str) -> ChannelFamily {
-    let lower = src.to_ascii_lowercase();
-    let segs: Vec<&str> = lower.split(['/', ':']).filter(|s| !s.is_empty()).collect();
-    if segs.contains(&"conda-forge") {
-        return ChannelFamily::CondaForge;
-    }
-    let pkgs = segs
-        .windows(2)
-        .any(|w| w[0] == "pkgs" && matches!(w[1], "main" | "free" | "r" | "msys2" | "pro"));
-    let named = matches!(
-        lower.as_str(),
-        "defaults" | "anaconda" | "main" | "free" | "r" | "msys2"
-    ) || (lower.contains("conda.anaconda.org") && segs.contains(&"anaconda"));
-    if pkgs || named {
-        ChannelFamily::Defaults
-    } else {
-        ChannelFamily::Other
-    }
+    Some(crate::mirrors::channel_family(src))
 }
 
 fn family_label(r: &Record) -> String {
@@ -1257,18 +1232,6 @@ mod tests {
         assert_eq!(
             switch_spec(ChannelFamily::CondaForge, BlasImpl::Ambiguous),
             None
-        );
-        assert_eq!(
-            fallback_family("https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/main/win-64"),
-            ChannelFamily::Defaults
-        );
-        assert_eq!(
-            fallback_family("https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge/"),
-            ChannelFamily::CondaForge
-        );
-        assert_eq!(
-            fallback_family("file:///home/user/channel/"),
-            ChannelFamily::Other
         );
     }
 }
