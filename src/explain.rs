@@ -39,7 +39,11 @@ pub fn fill(template: &str, vars: &Vars) -> String {
             out.push('\n');
         }
     }
-    // Collapse runs of blank lines left by skipped blocks.
+    reflow(&collapse_blank_lines(&out), 79)
+}
+
+/// Collapse runs of blank lines left by skipped blocks.
+fn collapse_blank_lines(out: &str) -> String {
     let mut collapsed = String::new();
     let mut blank = 0;
     for line in out.lines() {
@@ -55,6 +59,57 @@ pub fn fill(template: &str, vars: &Vars) -> String {
         collapsed.push('\n');
     }
     collapsed
+}
+
+/// Re-wrap prose paragraphs and list items at `width` columns (values filled into templates
+/// make lines of any length); headings and indented code blocks stay as they are.
+fn reflow(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut para: Vec<&str> = Vec::new();
+    let mut bullet = "";
+    let flush = |para: &mut Vec<&str>, bullet: &str, out: &mut String| {
+        if para.is_empty() {
+            return;
+        }
+        let joined = para.join(" ");
+        let indent = " ".repeat(bullet.len());
+        for (i, l) in crate::report::wrap(&joined, width - bullet.len()).iter().enumerate() {
+            out.push_str(if i == 0 { bullet } else { &indent });
+            out.push_str(l);
+            out.push('\n');
+        }
+        para.clear();
+    };
+    for line in text.lines() {
+        let item = list_marker(line);
+        let verbatim = line.trim().is_empty() || line.starts_with('#') || line.starts_with("    ");
+        if verbatim || item.is_some() {
+            flush(&mut para, bullet, &mut out);
+            bullet = "";
+        }
+        if verbatim {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        if let Some(marker) = item {
+            bullet = &line[..marker];
+            para.push(&line[marker..]);
+        } else {
+            para.push(line.trim());
+        }
+    }
+    flush(&mut para, bullet, &mut out);
+    out
+}
+
+/// The length of a list marker (`- ` or `12. `) starting the line.
+fn list_marker(line: &str) -> Option<usize> {
+    if line.starts_with("- ") {
+        return Some(2);
+    }
+    let digits = line.chars().take_while(|c| c.is_ascii_digit()).count();
+    (digits > 0 && line[digits..].starts_with(". ")).then_some(digits + 2)
 }
 
 fn substitute(line: &str, vars: &Vars) -> String {
@@ -470,7 +525,18 @@ mod tests {
             "one {{a}}\n[[if b]]\nhidden {{b}}\n[[end]]\n\n\n[[if a]]\nshown\n[[end]]\n{{missing}}",
             &v,
         );
-        assert_eq!(out, "one x\n\nshown\nunknown\n");
+        assert_eq!(out, "one x\n\nshown unknown\n");
+    }
+
+    #[test]
+    fn reflows_prose_and_lists_but_not_code() {
+        let long = "word ".repeat(30);
+        let out = reflow(&format!("{long}\n- {long}\n\n    code {long}\n# Title {long}\n"), 40);
+        for l in out.lines().filter(|l| !l.starts_with("    ") && !l.starts_with('#')) {
+            assert!(l.len() <= 40, "{l:?}");
+        }
+        assert!(out.contains("\n  word"), "hanging indent for list items: {out}");
+        assert!(out.contains(&format!("    code {long}")));
     }
 
     #[test]
