@@ -73,7 +73,10 @@ fn reflow(text: &str, width: usize) -> String {
         }
         let joined = para.join(" ");
         let indent = " ".repeat(bullet.len());
-        for (i, l) in crate::report::wrap(&joined, width - bullet.len()).iter().enumerate() {
+        for (i, l) in crate::report::wrap(&joined, width - bullet.len())
+            .iter()
+            .enumerate()
+        {
             out.push_str(if i == 0 { bullet } else { &indent });
             out.push_str(l);
             out.push('\n');
@@ -295,11 +298,7 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
     );
     let mut ev: Vec<String> = f.blas.evidence.iter().map(|e| format!("- {e}")).collect();
     if let Some(l) = &f.linkage {
-        ev.extend(
-            l.chains
-                .iter()
-                .map(|c| format!("- linked: {}", c.render())),
-        );
+        ev.extend(l.chains.iter().map(|c| format!("- linked: {}", c.render())));
     }
     if let Some(rt) = &f.runtime {
         ev.extend(
@@ -394,7 +393,7 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
             format!(
                 "{}. `{}` = {}{} (set in {})",
                 i + 1,
-                c.name,
+                mask(&c.name),
                 mask(&c.url),
                 c.via
                     .as_deref()
@@ -531,11 +530,20 @@ mod tests {
     #[test]
     fn reflows_prose_and_lists_but_not_code() {
         let long = "word ".repeat(30);
-        let out = reflow(&format!("{long}\n- {long}\n\n    code {long}\n# Title {long}\n"), 40);
-        for l in out.lines().filter(|l| !l.starts_with("    ") && !l.starts_with('#')) {
+        let out = reflow(
+            &format!("{long}\n- {long}\n\n    code {long}\n# Title {long}\n"),
+            40,
+        );
+        for l in out
+            .lines()
+            .filter(|l| !l.starts_with("    ") && !l.starts_with('#'))
+        {
             assert!(l.len() <= 40, "{l:?}");
         }
-        assert!(out.contains("\n  word"), "hanging indent for list items: {out}");
+        assert!(
+            out.contains("\n  word"),
+            "hanging indent for list items: {out}"
+        );
         assert!(out.contains(&format!("    code {long}")));
     }
 

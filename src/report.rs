@@ -112,7 +112,7 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
         })),
         "channels": {
             "effective": f.channels.effective.iter().map(|c| json!({
-                "name": c.name,
+                "name": mask(&c.name),
                 "url": mask(&c.url),
                 "source_file": c.source_file,
                 "line": c.line,
@@ -457,7 +457,12 @@ fn tilde(path: &str) -> String {
 
 fn channels(o: &mut Out, f: &Facts, verbose: bool) {
     let c = &f.channels;
-    if c.effective.is_empty() && c.mirrors.is_empty() && c.notes.is_empty() && f.pip_indexes.is_empty() && !verbose {
+    if c.effective.is_empty()
+        && c.mirrors.is_empty()
+        && c.notes.is_empty()
+        && f.pip_indexes.is_empty()
+        && !verbose
+    {
         return;
     }
     o.section("Channels");

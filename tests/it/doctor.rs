@@ -1,1 +1,368 @@
-//! Integration tests: doctor.
+//! `blasfix doctor` end to end on prefixes written like conda writes them.
+
+use std::path::{Path, PathBuf};
+
+use blasfix::testing::{CONDA_FORGE, PKGS_MAIN, PrefixBuilder, RecordSpec};
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::support::blasfix;
+
+const TUNA_CF: &str = "https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge";
+
+/// A conda-forge OpenBLAS environment whose packages came through `channel`.
+pub fn conda_forge_env(dir: &Path, channel: &str) -> PathBuf {
+    let mut b = PrefixBuilder::new(dir.join("envs/ml")).python("3.11.9");
+    for n in ["libblas", "libcblas", "liblapack"] {
+        b = b.record(RecordSpec::new(n, "3.9.0", "20_linux64_openblas").channel(channel));
+    }
+    b.record(RecordSpec::new("libopenblas", "0.3.27", "pthreads_h413a1c8_0").channel(channel))
+        .record(
+            RecordSpec::new("numpy", "1.26.4", "py311h64a7726_0")
+                .channel(channel)
+                .depends(&[
+                    "libblas >=3.9.0,<4.0a0",
+                    "libcblas >=3.9.0,<4.0a0",
+                    "python >=3.11,<3.12.0a0",
+                ]),
+        )
+        .numpy_files(
+            "1.26.4",
+            "_multiarray_umath.cpython-311-x86_64-linux-gnu.so",
+        )
+        .lib_link("libblas.so.3", "libopenblas.so.0")
+        .history("==> 2024-05-01 10:00:00 <==\n# cmd: /opt/conda/bin/conda create -n ml numpy\n")
+        .build()
+        .expect("prefix")
+}
+
+/// A home directory with this `.condarc`.
+pub fn home_with_condarc(dir: &Path, text: &str) -> PathBuf {
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join(".condarc"), text).unwrap();
+    home
+}
+
+fn doctor_json(prefix: &Path, home: Option<&Path>) -> Value {
+    let mut cmd = blasfix();
+    if let Some(h) = home {
+        cmd.env("HOME", h);
+    }
+    let out = cmd
+        .args(["doctor", "--json", "--no-runtime", "-p"])
+        .arg(prefix)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON object")
+}
+
+#[test]
+fn tuna_mirror_explains_openblas_with_file_and_line() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = conda_forge_env(t.path(), TUNA_CF);
+    let rc = "channels:\n  - defaults\nshow_channel_urls: true\ndefault_channels:\n  - https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/main\n  - https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/r\ncustom_channels:\n  conda-forge: https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud\n";
+    let home = home_with_condarc(t.path(), rc);
+    let v = doctor_json(&prefix, Some(&home));
+
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["blas"]["implementation"], "openblas");
+    assert_eq!(v["blas"]["declared"], "openblas");
+    assert_eq!(v["blas"]["family"], "conda-forge");
+    assert_eq!(v["environment"]["kind"], "conda");
+    assert_eq!(v["environment"]["numpy"]["version"], "1.26.4");
+    assert_eq!(v["environment"]["numpy"]["source"], "conda");
+    assert!(
+        v["environment"]["numpy"]["channel"]
+            .as_str()
+            .unwrap()
+            .starts_with(TUNA_CF)
+    );
+
+    let eff = v["channels"]["effective"].as_array().unwrap();
+    assert_eq!(eff.len(), 2, "{eff:?}");
+    assert_eq!(
+        eff[0]["url"],
+        "https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/main"
+    );
+    assert_eq!(eff[0]["via"], "defaults");
+    assert_eq!(eff[0]["line"], 5);
+    assert!(
+        eff[0]["source_file"]
+            .as_str()
+            .unwrap()
+            .ends_with(".condarc")
+    );
+    assert_eq!(v["channels"]["conda_forge"], TUNA_CF);
+    let mirrors = v["channels"]["mirrors"].as_array().unwrap();
+    assert!(
+        mirrors
+            .iter()
+            .any(|m| m["name"].as_str().unwrap().contains("TUNA")),
+        "{mirrors:?}"
+    );
+
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"mirror-conda-forge"), "{ids:?}");
+    for f in v["findings"].as_array().unwrap() {
+        for k in ["id", "severity", "title", "detail", "fix"] {
+            assert!(f.get(k).is_some(), "finding without {k}: {f}");
+        }
+    }
+    assert!(v["recommendation"]["backend"].is_string());
+    assert!(!v["recommendation"]["reason"].as_str().unwrap().is_empty());
+}
+
+#[test]
+fn human_report_has_every_section_and_no_colour_when_piped() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = conda_forge_env(t.path(), CONDA_FORGE);
+    let out = blasfix()
+        .args(["doctor", "--no-runtime", "-p"])
+        .arg(&prefix)
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for s in [
+        "Machine",
+        "Environment",
+        "BLAS",
+        "Threads",
+        "Findings",
+        "Recommendation",
+    ] {
+        assert!(text.lines().any(|l| l == s), "section {s} missing:\n{text}");
+    }
+    assert!(text.contains("libblas 3.9.0 20_linux64_openblas"), "{text}");
+    assert!(!text.contains('\x1b'), "colour escapes in piped output");
+    for l in text.lines() {
+        assert!(
+            l.chars().count() <= 80 || l.contains("fix:") || l.contains("runs:"),
+            "line over 80 columns: {l:?}"
+        );
+    }
+}
+
+#[test]
+fn color_flag_wins_over_no_color() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = conda_forge_env(t.path(), CONDA_FORGE);
+    blasfix()
+        .args(["--color", "always", "doctor", "--no-runtime", "-p"])
+        .arg(&prefix)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\x1b["));
+    blasfix()
+        .env_remove("NO_COLOR")
+        .env("FORCE_COLOR", "1")
+        .args(["--color", "never", "doctor", "--no-runtime", "-p"])
+        .arg(&prefix)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\x1b[").not());
+}
+
+#[test]
+fn tokens_and_passwords_are_masked_everywhere() {
+    let t = tempfile::tempdir().unwrap();
+    let channel = "https://user:hunter2@conda.example.com/t/SECRETTOKEN/conda-forge";
+    let prefix = conda_forge_env(t.path(), channel);
+    let rc = format!(
+        "channels:\n  - {channel}\n  - https://conda.anaconda.org/t/ANOTHERSECRET/private\n"
+    );
+    let home = home_with_condarc(t.path(), &rc);
+    for args in [
+        &["doctor", "--json", "--no-runtime"][..],
+        &["doctor", "--no-runtime", "-v"][..],
+        &["explain", "--no-runtime"][..],
+    ] {
+        let out = blasfix()
+            .env("HOME", &home)
+            .args(args)
+            .arg("-p")
+            .arg(&prefix)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for secret in ["SECRETTOKEN", "ANOTHERSECRET", "hunter2"] {
+            assert!(!all.contains(secret), "{secret} leaked by {args:?}:\n{all}");
+        }
+    }
+}
+
+#[test]
+fn strict_exits_1_on_warnings_and_0_without() {
+    let t = tempfile::tempdir().unwrap();
+    // A pip NumPy in a conda environment is a warning.
+    let prefix = PrefixBuilder::new(t.path().join("env"))
+        .python("3.11.9")
+        .pip_dist(
+            "numpy",
+            "2.0.2",
+            "pip",
+            &["cp311-cp311-manylinux_2_17_x86_64"],
+        )
+        .numpy_files("2.0.2", "_multiarray_umath.cpython-311-x86_64-linux-gnu.so")
+        .bundled_lib("numpy.libs/libscipy_openblas64_-99b71e71.so")
+        .build()
+        .unwrap();
+    blasfix()
+        .args(["doctor", "--no-runtime", "-p"])
+        .arg(&prefix)
+        .assert()
+        .code(0);
+    blasfix()
+        .args(["doctor", "--no-runtime", "--strict", "-p"])
+        .arg(&prefix)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("came from pip"));
+    let v = doctor_json(&prefix, None);
+    assert_eq!(v["environment"]["numpy"]["source"], "pip");
+    assert_eq!(v["blas"]["implementation"], "openblas");
+}
+
+#[test]
+fn defaults_mkl_env_is_mkl() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = PrefixBuilder::new(t.path().join("env"))
+        .python("3.9.7")
+        .record(RecordSpec::new("blas", "1.0", "mkl").channel(PKGS_MAIN))
+        .record(RecordSpec::new("mkl", "2021.4.0", "h06a4308_640").channel(PKGS_MAIN))
+        .record(
+            RecordSpec::new("numpy", "1.21.2", "py39h20f2e39_0")
+                .channel(PKGS_MAIN)
+                .depends(&[
+                    "blas 1.0 mkl",
+                    "mkl >=2021.4.0,<2022.0a0",
+                    "numpy-base 1.21.2 py39h79a1101_0",
+                ]),
+        )
+        .record(
+            RecordSpec::new("numpy-base", "1.21.2", "py39h79a1101_0")
+                .channel(PKGS_MAIN)
+                .depends(&["blas 1.0 mkl"]),
+        )
+        .numpy_files("1.21.2", "_multiarray_umath.cpython-39-x86_64-linux-gnu.so")
+        .build()
+        .unwrap();
+    let v = doctor_json(&prefix, None);
+    assert_eq!(v["blas"]["implementation"], "mkl");
+    assert_eq!(v["blas"]["family"], "defaults");
+    assert_eq!(v["environment"]["numpy"]["source"], "conda");
+}
+
+#[test]
+fn named_env_is_found_in_the_root_envs_dir() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("miniforge3");
+    PrefixBuilder::new(&root).python("3.12.0").build().unwrap();
+    conda_forge_env(&root, CONDA_FORGE); // root/envs/ml
+    let out = blasfix()
+        .env("CONDA_EXE", root.join("bin/conda"))
+        .args(["doctor", "--json", "--no-runtime", "-n", "ml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["environment"]["name"], "ml");
+    assert!(
+        v["environment"]["prefix"]
+            .as_str()
+            .unwrap()
+            .ends_with("envs/ml")
+    );
+    blasfix()
+        .env("CONDA_EXE", root.join("bin/conda"))
+        .args(["doctor", "--no-runtime", "-n", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nope"));
+}
+
+#[test]
+fn missing_prefix_exits_2_naming_it() {
+    blasfix()
+        .args(["doctor", "-p", "/nonexistent/blasfix-test-env"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/blasfix-test-env"))
+        .stdout(predicate::str::is_empty());
+}
+
+#[test]
+fn bad_records_and_bad_condarc_are_reported_not_fatal() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = conda_forge_env(t.path(), CONDA_FORGE);
+    std::fs::write(
+        prefix.join("conda-meta/scipy-1.13.0-py311h0_0.json"),
+        "{\"name\": \"scipy\", \"vers",
+    )
+    .unwrap();
+    std::fs::write(
+        prefix.join("conda-meta/mkl-2024.1.0-h0_0.json"),
+        b"{\"name\": \"mkl\xff\xfe\"}",
+    )
+    .unwrap();
+    let home = home_with_condarc(t.path(), "channels: [conda-forge\n");
+    let v = doctor_json(&prefix, Some(&home));
+    assert_eq!(
+        v["blas"]["implementation"], "openblas",
+        "the rest is still diagnosed"
+    );
+    let problems = v["problems"].as_array().unwrap();
+    let text = serde_json::to_string(problems).unwrap();
+    for needle in [
+        "scipy-1.13.0-py311h0_0.json",
+        "mkl-2024.1.0-h0_0.json",
+        ".condarc",
+    ] {
+        assert!(text.contains(needle), "{needle} not named in {text}");
+    }
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "unreadable-input")
+    );
+}
+
+#[test]
+fn missing_python_skips_the_probe_with_a_note() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = conda_forge_env(t.path(), CONDA_FORGE);
+    let out = blasfix()
+        .args(["doctor", "--json", "-p"])
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["runtime"].is_null());
+    assert!(
+        serde_json::to_string(&v["problems"])
+            .unwrap()
+            .contains("no Python")
+    );
+}
