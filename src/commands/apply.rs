@@ -18,7 +18,6 @@ use crate::error::{EXIT_FAILED, EXIT_OK, UserError};
 use crate::facts::{EnvSnapshot, Facts};
 use crate::frontend::{self, Ending, Frontend, JsonAnswer, Preview, RunOutput, Show};
 use crate::plan::{self, Decision, Plan, Refusal, Request, Step};
-use crate::prefix::Record;
 use crate::style::Styles;
 
 /// Where the pinned backup lives while a switch runs (removed after success or restore).
@@ -40,7 +39,11 @@ impl Observed {
         Observed {
             declared: plan::current_backend(facts),
             linked: facts.linkage.as_ref().map(|l| l.implementation),
-            loaded: facts.runtime.as_ref().map(|r| r.implementation),
+            loaded: facts
+                .runtime
+                .as_ref()
+                .filter(|r| r.error.is_none())
+                .map(|r| r.implementation),
         }
     }
     /// Every concrete observation names `target`, and the declaration does.
@@ -317,7 +320,7 @@ impl Apply<'_> {
             return Ok(EXIT_OK);
         }
         let bench_before = if args.bench {
-            Some(quick_bench(&prefix))
+            Some(quick_bench(&prefix, &facts.machine))
         } else {
             None
         };
@@ -432,7 +435,12 @@ impl Apply<'_> {
             });
         }
         let pinned_written = guard.commit(plan.pinned.after_success.as_deref())?;
-        let bench = bench_before.map(|b| format!("before: {b}; after: {}", quick_bench(&prefix)));
+        let bench = bench_before.map(|b| {
+            format!(
+                "before: {b}; after: {}",
+                quick_bench(&prefix, &facts.machine)
+            )
+        });
         let s = Styles::stdout();
         self.say(format!("Before: {}", before.describe()));
         self.say(format!("After:  {}", after.describe()));
@@ -785,31 +793,39 @@ impl Drop for PinnedGuard {
     }
 }
 
-/// Fresh facts for `apply` (doctor's gathering plus what `apply` cannot do without).
+/// Facts for planning (static: no Python is run).
 pub fn gather(sel: &crate::cli::EnvSelector, env: &EnvSnapshot) -> anyhow::Result<Facts> {
-    let mut facts = super::doctor::gather(sel, env)?;
-    fill_gaps(&mut facts);
-    Ok(facts)
+    super::doctor::gather(sel, env)
 }
 
-/// What the environment runs now, re-read from scratch after a change. Extend here when the
-/// linkage reader and the runtime probe are wired into `doctor::gather` (or call them here:
-/// `no_runtime` and `timeout` are for the probe).
+/// What the environment runs now, re-read from scratch after a change: declared, linked and,
+/// unless `no_runtime`, loaded by a real `import numpy`.
 pub fn observe_backend(
     sel: &crate::cli::EnvSelector,
     env: &EnvSnapshot,
     no_runtime: bool,
     timeout: Duration,
 ) -> anyhow::Result<Observed> {
-    let _ = (no_runtime, timeout);
-    let facts = gather(sel, env)?;
+    let facts = super::doctor::gather_with(sel, env, (!no_runtime).then_some(timeout))?;
     Ok(Observed::from_facts(&facts))
 }
 
-/// `blasfix bench --quick` before and after, once the bench command exists.
-fn quick_bench(prefix: &Path) -> String {
-    let _ = prefix;
-    "the benchmark is not built yet".into()
+/// `blasfix bench --quick` in the environment, summarised on one line.
+fn quick_bench(prefix: &Path, machine: &crate::cpu::CpuFacts) -> String {
+    let Some(python) = super::bench::python_of(None, prefix) else {
+        return "no Python in the environment".into();
+    };
+    match super::bench::measure(
+        &python,
+        machine,
+        true,
+        Duration::from_secs(600),
+        true,
+        false,
+    ) {
+        Ok(r) => super::bench::summary(&r),
+        Err(e) => format!("benchmark failed: {e}"),
+    }
 }
 
 /// Hook: when `environment.yml` in the current directory names this environment, offer to pin
@@ -842,70 +858,4 @@ fn offer_envfile_pin(facts: &Facts, plan: &Plan) {
             plan.target.as_str()
         );
     }
-}
-
-/// Fill what `apply` needs when the prefix reader left it out: whether conda-meta exists and
-/// the BLAS-relevant records (by file name, as `prefix::read` does).
-fn fill_gaps(facts: &mut Facts) {
-    let meta = facts.environment.prefix.join("conda-meta");
-    if !facts.prefix.has_conda_meta && meta.is_dir() {
-        facts.prefix.has_conda_meta = true;
-    }
-    if facts.prefix.records.is_empty() && meta.is_dir() {
-        facts.prefix.records = read_relevant_records(&meta);
-    }
-}
-
-fn read_relevant_records(meta: &Path) -> Vec<Record> {
-    let Ok(dir) = std::fs::read_dir(meta) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let file = entry.file_name();
-        let Some(fname) = file.to_str() else { continue };
-        let Some(stem) = fname.strip_suffix(".json") else {
-            continue;
-        };
-        // name-version-build: the name is everything before the last two dashes.
-        let mut parts = stem.rsplitn(3, '-');
-        let (Some(_), Some(_), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        if !crate::prefix::RELEVANT.contains(&name) {
-            continue;
-        }
-        let Ok(text) = std::fs::read_to_string(entry.path()) else {
-            continue;
-        };
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-            continue;
-        };
-        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-        let list = |k: &str| {
-            v.get(k)
-                .and_then(|x| x.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        out.push(Record {
-            name: s("name").unwrap_or_else(|| name.to_string()),
-            version: s("version").unwrap_or_default(),
-            build: s("build").or_else(|| s("build_string")).unwrap_or_default(),
-            build_number: v.get("build_number").and_then(|x| x.as_u64()),
-            channel: s("channel"),
-            url: s("url"),
-            subdir: s("subdir"),
-            depends: list("depends"),
-            constrains: list("constrains"),
-            file: PathBuf::from("conda-meta").join(fname),
-            ..Default::default()
-        });
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
 }

@@ -108,10 +108,37 @@ pub fn run(args: &BenchArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         .with_hint("choose an environment that has Python with -n NAME or -p PATH")
     })?;
 
-    let bar = progress_bar(global.quiet);
+    let report = measure(
+        &python,
+        &facts.machine,
+        args.quick,
+        Duration::from_secs(args.timeout),
+        global.quiet,
+        global.verbose > 0,
+    )?;
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(EXIT_OK)
+}
+
+/// The environment's interpreter: what `envs` found, else the usual places in the prefix.
+/// Run bench.py in `python` with a progress bar and build the report (shared by `bench` and
+/// `apply --bench`).
+pub fn measure(
+    python: &Path,
+    machine: &CpuFacts,
+    quick: bool,
+    timeout: Duration,
+    quiet: bool,
+    verbose: bool,
+) -> anyhow::Result<BenchReport> {
+    let bar = progress_bar(quiet);
     let mut on_line = {
         let bar = bar.clone();
-        let verbose = global.verbose > 0;
         move |line: &str| match parse_event(line) {
             Some(Event::Start { cases }) => {
                 bar.set_length(cases);
@@ -125,29 +152,31 @@ pub fn run(args: &BenchArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
             None => {}
         }
     };
-    let script_args: Vec<String> = if args.quick {
+    let script_args: Vec<String> = if quick {
         vec!["--quick".into()]
     } else {
         vec![]
     };
-    let timeout = Duration::from_secs(args.timeout);
-    let run = probe::run_script(&python, BENCH_PY, &script_args, timeout, &[], &mut on_line);
+    let secs = timeout.as_secs();
+    let run = probe::run_script(python, BENCH_PY, &script_args, timeout, &[], &mut on_line);
     bar.finish_and_clear();
-    let run = run.map_err(|e| probe_user_error(e, args.timeout))?;
-    let value: serde_json::Value = probe::parse_output(&python, timeout, &run)
-        .map_err(|e| probe_user_error(e, args.timeout))?;
-    let report = build_report(&python, &value, &facts.machine)
-        .map_err(|e| probe_user_error(e, args.timeout))?;
-
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", render(&report));
-    }
-    Ok(EXIT_OK)
+    let run = run.map_err(|e| probe_user_error(e, secs))?;
+    let value: serde_json::Value =
+        probe::parse_output(python, timeout, &run).map_err(|e| probe_user_error(e, secs))?;
+    build_report(python, &value, machine).map_err(|e| probe_user_error(e, secs))
 }
 
-/// The environment's interpreter: what `envs` found, else the usual places in the prefix.
+/// One line for `apply --bench`: the largest DGEMM's median GFLOP/s.
+pub fn summary(r: &BenchReport) -> String {
+    r.cases
+        .iter()
+        .filter(|c| c.name == "dgemm")
+        .filter_map(|c| c.gflops.map(|g| (c.n, g.median)))
+        .max_by_key(|(n, _)| *n)
+        .map(|(n, g)| format!("DGEMM n={n}: {} GFLOP/s", fmt_gflops(g)))
+        .unwrap_or_else(|| "no DGEMM result".into())
+}
+
 pub fn python_of(located: Option<&Path>, prefix: &Path) -> Option<PathBuf> {
     if let Some(p) = located {
         return Some(p.to_path_buf());
