@@ -33,10 +33,25 @@ if sys.version_info < (3, 6):
 else:
     if sys.path and sys.path[0] == '':
         del sys.path[0]
-    _p = sys.argv[1]
-    sys.argv = sys.argv[1:]
-    _g = {'__name__': '__main__', '__file__': _p, '__builtins__': __builtins__}
-    exec(compile(open(_p, 'rb').read(), _p, 'exec'), _g)
+    if sys.argv[1] == '--cached':
+        _d, _m = sys.argv[2], sys.argv[3]
+        sys.argv = [_d] + sys.argv[4:]
+        sys.path.insert(0, _d)
+        try:
+            import os, importlib.util
+            _s = os.path.join(_d, _m + '.py')
+            if not os.path.exists(importlib.util.cache_from_source(_s)):
+                import py_compile
+                py_compile.compile(_s, doraise=True)
+        except Exception:
+            pass
+        import runpy
+        runpy.run_module(_m, run_name='__main__', alter_sys=True)
+    else:
+        _p = sys.argv[1]
+        sys.argv = sys.argv[1:]
+        _g = {'__name__': '__main__', '__file__': _p, '__builtins__': __builtins__}
+        exec(compile(open(_p, 'rb').read(), _p, 'exec'), _g)
 "#;
 
 /// How much of stderr is kept (the rest is counted, not stored).
@@ -215,6 +230,43 @@ pub fn spawn_with_args(
     ProbeHandle { inner }
 }
 
+/// The user's cache directory for blasfix (`$XDG_CACHE_HOME/blasfix`, `~/.cache/blasfix`,
+/// `~/Library/Caches/blasfix`, `%LOCALAPPDATA%\\blasfix`).
+fn cache_dir() -> Option<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = if cfg!(windows) {
+        var("LOCALAPPDATA")
+    } else if cfg!(target_os = "macos") {
+        var("HOME").map(|h| h.join("Library/Caches"))
+    } else {
+        var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|h| h.join(".cache")))
+    };
+    base.map(|b| b.join("blasfix"))
+}
+
+/// Write `script` once to the cache as `blasfix_<hash>.py`; its directory and module name.
+/// None when the cache cannot be written (the caller falls back to a temporary file).
+fn cached_script(script: &str) -> Option<(PathBuf, String)> {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(script.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let module = format!("blasfix_{hex}");
+    let dir = cache_dir()?.join("py");
+    let path = dir.join(format!("{module}.py"));
+    if std::fs::read(&path).ok().as_deref() == Some(script.as_bytes()) {
+        return Some((dir, module));
+    }
+    std::fs::create_dir_all(&dir).ok()?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).ok()?;
+    tmp.write_all(script.as_bytes()).ok()?;
+    tmp.persist(&path).ok()?;
+    Some((dir, module))
+}
+
 /// Is this variable removed from the child's environment?
 pub fn is_scrubbed(key: &str) -> bool {
     key.starts_with("BLASFIX_") || key == "PYTHONSTARTUP" || key == "PYTHONINSPECT"
@@ -230,17 +282,30 @@ pub fn run_script(
     extra_env: &[(String, String)],
     on_stderr: &mut (dyn FnMut(&str) + Send),
 ) -> Result<PythonRun, ProbeError> {
-    let mut file = tempfile::Builder::new()
-        .prefix("blasfix-probe-")
-        .suffix(".py")
-        .tempfile()
-        .map_err(|e| ProbeError::Setup(format!("temporary file: {e}")))?;
-    file.write_all(script.as_bytes())
-        .and_then(|_| file.flush())
-        .map_err(|e| ProbeError::Setup(format!("{}: {e}", file.path().display())))?;
-
+    // A script in the user's cache dir is run as a module, so Python keeps its bytecode
+    // (compiling it costs milliseconds on every run); a temporary file otherwise.
+    let cached = cached_script(script);
+    let mut _temp = None;
     let mut cmd = Command::new(python);
-    cmd.arg("-c").arg(BOOTSTRAP).arg(file.path()).args(args);
+    cmd.arg("-c").arg(BOOTSTRAP);
+    match &cached {
+        Some((dir, module)) => {
+            cmd.arg("--cached").arg(dir).arg(module);
+        }
+        None => {
+            let mut file = tempfile::Builder::new()
+                .prefix("blasfix-probe-")
+                .suffix(".py")
+                .tempfile()
+                .map_err(|e| ProbeError::Setup(format!("temporary file: {e}")))?;
+            file.write_all(script.as_bytes())
+                .and_then(|_| file.flush())
+                .map_err(|e| ProbeError::Setup(format!("{}: {e}", file.path().display())))?;
+            cmd.arg(file.path());
+            _temp = Some(file);
+        }
+    }
+    cmd.args(args);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -325,7 +390,7 @@ pub fn run_script(
                 break;
             }
             Ok(None) if Instant::now() >= deadline => run.timed_out = true,
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             Err(_) => break,
         }
     }
@@ -343,7 +408,7 @@ pub fn run_script(
     }
     run.stdout = String::from_utf8_lossy(&stdout.unwrap_or_default()).into_owned();
     run.elapsed = start.elapsed();
-    drop(file);
+    drop(_temp);
     Ok(run)
 }
 

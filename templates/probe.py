@@ -579,6 +579,12 @@ def main(argv):
         report = {"probe_version": PROBE_VERSION, "fatal": "probe_failed",
                   "errors": ["probe: " + _err_text(exc)]}
     _emit(out, report)
+    # The answer is out: skip interpreter finalization (thread-pool teardown of every loaded
+    # library), which blasfix would otherwise wait for.
+    try:
+        sys.stderr.flush()
+    finally:
+        os._exit(0)
 
 
 if __name__ == "__main__" and not globals().get("_BLASFIX_NO_MAIN"):

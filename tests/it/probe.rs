@@ -331,3 +331,60 @@ fn real_python2_is_too_old() {
         other => panic!("unexpected: {other:?}"),
     }
 }
+
+/// A venv-shaped prefix whose `bin/python3` is the real interpreter.
+fn venv_with_real_python(dir: &Path, py: &Path) -> PathBuf {
+    let prefix = dir.join("venv");
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    std::fs::write(
+        prefix.join("pyvenv.cfg"),
+        "home = /usr/bin\nversion = 3.11.2\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(py, prefix.join("bin/python3")).unwrap();
+    prefix
+}
+
+#[cfg(unix)]
+#[test]
+fn probe_script_is_cached_with_bytecode_and_works_without_a_cache() {
+    let Some(py) = python3() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    fake_numpy(dir.path());
+    let prefix = venv_with_real_python(dir.path(), &py);
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    for (home, cached) in [
+        (home.clone(), true),
+        (home.clone(), true),
+        (dir.path().join("no/such/home"), false),
+    ] {
+        std::fs::create_dir_all(dir.path().join("no")).ok();
+        // A file where the cache's parent directory would be: the cache cannot be created.
+        std::fs::write(dir.path().join("no/such"), "").ok();
+        let out = crate::support::blasfix()
+            .env("HOME", &home)
+            .env("PYTHONPATH", dir.path())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .args(["doctor", "--json", "-p"])
+            .arg(&prefix)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v["runtime"]["numpy_version"], "0.0.fake",
+            "{}",
+            v["runtime"]
+        );
+        let pycache = home.join(".cache/blasfix/py/__pycache__");
+        if cached {
+            let n = std::fs::read_dir(&pycache).map(|d| d.count()).unwrap_or(0);
+            assert_eq!(n, 1, "one compiled probe in {}", pycache.display());
+        }
+    }
+}
