@@ -17,7 +17,8 @@ Exit codes:
     version = crate::cli::long_version(),
     about = "Find out which BLAS NumPy really runs on, explain why, and switch it safely.",
     after_help = EXIT_CODES,
-    propagate_version = true
+    propagate_version = true,
+    max_term_width = 80
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -29,7 +30,7 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// When to use colours: auto (a terminal, unless NO_COLOR), always or never.
+    /// When to use colours (auto: on a terminal; NO_COLOR turns it off, FORCE_COLOR on).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
     /// Say less (only findings and errors).
@@ -80,6 +81,25 @@ pub enum Command {
     /// Measure what the BLAS delivers against the CPU's peak.
     #[command(after_help = EXIT_CODES)]
     Bench(BenchArgs),
+    /// Print a shell completion script on stdout.
+    #[command(after_help = COMPLETIONS_INSTALL)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_INSTALL: &str = "\
+Install (then open a new shell):
+  bash        blasfix completions bash \\
+                > ~/.local/share/bash-completion/completions/blasfix
+  zsh         blasfix completions zsh > ~/.zfunc/_blasfix
+              (and in ~/.zshrc, before compinit: fpath+=~/.zfunc)
+  fish        blasfix completions fish > ~/.config/fish/completions/blasfix.fish
+  powershell  blasfix completions powershell >> $PROFILE";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

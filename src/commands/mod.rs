@@ -2,8 +2,10 @@
 
 pub mod apply;
 pub mod bench;
+pub mod completions;
 pub mod doctor;
 pub mod explain;
+pub mod man;
 pub mod pin;
 
 use crate::cli::{Cli, Command};
@@ -16,5 +18,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Apply(args) => apply::run(&args, &cli.global),
         Command::Pin(args) => pin::run(&args, &cli.global),
         Command::Bench(args) => bench::run(&args, &cli.global),
+        Command::Completions(args) => completions::run(&args),
     }
 }

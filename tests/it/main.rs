@@ -16,4 +16,5 @@ mod heavy_probe;
 mod linkage;
 mod prefix;
 mod probe;
+mod ship;
 mod pty;
