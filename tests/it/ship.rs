@@ -345,3 +345,49 @@ fn colour_on_a_terminal() {
     );
     assert!(!run(&["--color", "never"], false).contains("\x1b["));
 }
+
+fn crate_file(rel: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The conda recipe is YAML, carries Cargo.toml's version and tests what the issue asks.
+#[test]
+fn conda_recipe_matches_the_crate() {
+    let recipe: serde_yaml::Value =
+        serde_yaml::from_str(&crate_file("recipe/recipe.yaml")).expect("recipe.yaml is YAML");
+    assert_eq!(recipe["schema_version"].as_u64(), Some(1));
+    assert_eq!(
+        recipe["context"]["version"].as_str(),
+        Some(env!("CARGO_PKG_VERSION")),
+        "recipe/recipe.yaml version differs from Cargo.toml"
+    );
+    let script: Vec<&str> = recipe["tests"][0]["script"]
+        .as_sequence()
+        .expect("tests[0].script")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(script.contains(&"blasfix --version"), "{script:?}");
+    assert!(
+        script.contains(&"blasfix doctor --no-runtime --json"),
+        "{script:?}"
+    );
+}
+
+/// pyproject.toml builds the binary as a wheel script with maturin, version from Cargo.toml.
+#[test]
+fn pyproject_packages_the_binary_with_maturin() {
+    let doc: toml_edit::DocumentMut = crate_file("pyproject.toml").parse().expect("TOML");
+    assert_eq!(
+        doc["build-system"]["build-backend"].as_str(),
+        Some("maturin")
+    );
+    assert_eq!(doc["tool"]["maturin"]["bindings"].as_str(), Some("bin"));
+    assert_eq!(
+        doc["project"]["name"].as_str(),
+        Some(env!("CARGO_PKG_NAME"))
+    );
+    let dynamic = doc["project"]["dynamic"].as_array().expect("dynamic");
+    assert!(dynamic.iter().any(|v| v.as_str() == Some("version")));
+}
