@@ -271,7 +271,8 @@ fn help_fits_80_columns() {
 /// terminal; the terminal leg is in `colour_on_a_terminal` below).
 #[test]
 fn colour_precedence_without_a_terminal() {
-    let cases: &[(&[&str], &[(&str, &str)], bool)] = &[
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], bool);
+    let cases: &[Case] = &[
         // Flag beats everything.
         (&["--color", "always"], &[("NO_COLOR", "1")], true),
         (&["--color", "never"], &[("FORCE_COLOR", "1")], false),
