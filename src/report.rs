@@ -9,6 +9,27 @@ use crate::findings::{self, Finding, Recommendation, Severity};
 use crate::mirrors::mask;
 use crate::style::Styles;
 
+/// Records that make up a BLAS stack (shown with their channel in `blas.records`).
+const BLAS_RECORDS: &[&str] = &[
+    "numpy",
+    "numpy-base",
+    "blas",
+    "libblas",
+    "libcblas",
+    "liblapack",
+    "liblapacke",
+    "mkl",
+    "mkl-service",
+    "intel-openmp",
+    "nomkl",
+    "openblas",
+    "libopenblas",
+    "blis",
+    "libnvpl-blas0",
+    "llvm-openmp",
+    "_openmp_mutex",
+];
+
 /// Version of the JSON document; bumped only for incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -90,6 +111,14 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "mixed_stacks": f.blas.mixed_stacks,
             "pip_shadow": f.blas.pip_shadow,
             "lib_links": f.prefix.blas_links,
+            "records": f.prefix.records.iter().filter(|r| BLAS_RECORDS.contains(&r.name.as_str())).map(|r| json!({
+                "name": r.name,
+                "version": r.version,
+                "build": r.build,
+                "channel": r.channel.as_deref().or(r.url.as_deref()).map(mask),
+                "family": crate::blas::record_family(r),
+                "subdir": r.subdir,
+            })).collect::<Vec<_>>(),
         },
         "linkage": f.linkage.as_ref().map(|l| json!({
             "implementation": l.implementation,
