@@ -137,6 +137,57 @@ pub fn family_from_channels(channels: &[String]) -> Option<ChannelFamily> {
     None
 }
 
+/// Decode a file's bytes as the editor does (UTF-8, or UTF-16 with a BOM).
+pub fn decode_text(bytes: &[u8]) -> Result<(String, Encoding), EditError> {
+    text::decode(bytes)
+}
+
+/// The channels a file lists (environment.yml `channels`, pixi `workspace`/`project` channels),
+/// best effort: empty when the file cannot be read as such.
+pub fn file_channels(bytes: &[u8], kind: Option<ManifestKind>) -> Vec<String> {
+    let Ok((src, _)) = text::decode(bytes) else {
+        return Vec::new();
+    };
+    match kind {
+        None => serde_yaml::from_str::<serde_yaml::Value>(&src)
+            .ok()
+            .and_then(|v| v.get("channels").and_then(|c| c.as_sequence()).cloned())
+            .map(|seq| {
+                seq.iter()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Some(kind) => {
+            let Ok(doc) = src.parse::<toml_edit::DocumentMut>() else {
+                return Vec::new();
+            };
+            let root = match kind {
+                ManifestKind::Pixi => Some(doc.as_item()),
+                ManifestKind::Pyproject => doc.get("tool").and_then(|t| t.get("pixi")),
+            };
+            let Some(root) = root else { return Vec::new() };
+            ["workspace", "project"]
+                .iter()
+                .filter_map(|t| root.get(t)?.get("channels")?.as_array().cloned())
+                .next()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| {
+                            v.as_str().map(str::to_string).or_else(|| {
+                                v.as_inline_table()?
+                                    .get("channel")?
+                                    .as_str()
+                                    .map(str::to_string)
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+    }
+}
+
 /// The text blocks `blasfix pin` prints without a FILE.
 pub fn pin_lines(req: &PinRequest) -> String {
     format!(
@@ -147,7 +198,11 @@ pub fn pin_lines(req: &PinRequest) -> String {
 }
 
 /// A new environment.yml from the template of this family.
-pub fn new_environment_yml(req: &PinRequest, name: &str) -> Result<String, EditError> {
+pub fn new_environment_yml(
+    req: &PinRequest,
+    name: &str,
+    file_name: &str,
+) -> Result<String, EditError> {
     req.check()?;
     let template = match req.family {
         ChannelFamily::Defaults => include_str!("../../templates/environment-defaults.yml"),
@@ -155,6 +210,7 @@ pub fn new_environment_yml(req: &PinRequest, name: &str) -> Result<String, EditE
     };
     Ok(template
         .replace("{{name}}", name)
+        .replace("{{file}}", file_name)
         .replace("{{pin}}", &req.spec())
         .replace("{{backend}}", req.backend.display_name()))
 }
@@ -301,10 +357,34 @@ mod tests {
     }
 
     #[test]
+    fn channels_of_files() {
+        assert_eq!(
+            file_channels(b"channels:\n  - conda-forge\n  - defaults\n", None),
+            ch(&["conda-forge", "defaults"])
+        );
+        assert_eq!(
+            file_channels(
+                b"[workspace]\nchannels = [\"conda-forge\"]\n",
+                Some(ManifestKind::Pixi)
+            ),
+            ch(&["conda-forge"])
+        );
+        assert_eq!(
+            file_channels(
+                b"[tool.pixi.project]\nchannels = [\"defaults\"]\n",
+                Some(ManifestKind::Pyproject)
+            ),
+            ch(&["defaults"])
+        );
+        assert!(file_channels(b"\xff\x00", None).is_empty());
+    }
+
+    #[test]
     fn template_has_pin() {
         let t = new_environment_yml(
             &PinRequest::new(BlasImpl::Mkl, ChannelFamily::CondaForge),
             "demo",
+            "environment.yml",
         )
         .unwrap();
         assert!(t.contains("- libblas=*=*mkl"));
@@ -318,8 +398,10 @@ mod tests {
         let d = new_environment_yml(
             &PinRequest::new(BlasImpl::Openblas, ChannelFamily::Defaults),
             "x",
+            "env.yml",
         )
         .unwrap();
         assert!(d.contains("- blas=*=openblas") && d.contains("- defaults"));
+        assert!(d.contains("conda env create -f env.yml"));
     }
 }

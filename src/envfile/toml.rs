@@ -93,9 +93,17 @@ fn dependency_tables(doc: &DocumentMut, root: &[String]) -> Vec<Vec<String>> {
     out
 }
 
-/// (version, build) of a pixi dependency value.
+/// (version, build) of a pixi dependency value. A string is a version, except the common
+/// mistake `"*=*openblas"`, which pixi reads as version `*`, build `*openblas`.
 fn version_build(item: &Item) -> (Option<String>, Option<String>) {
     if let Some(s) = item.as_str() {
+        let s = s.trim();
+        let split = s.split_once('=').filter(|(v, b)| {
+            !v.is_empty() && !b.is_empty() && !b.contains('=') && !v.ends_with(['<', '>', '!', '~'])
+        });
+        if let Some((v, b)) = split {
+            return (Some(v.to_string()), Some(b.to_string()));
+        }
         return (Some(s.to_string()), None);
     }
     match item.as_table_like() {
@@ -137,11 +145,7 @@ pub fn edit_manifest(
         };
         for (key, item) in tbl.iter() {
             let (version, build) = version_build(item);
-            let as_spec = format!(
-                "{key}={}={}",
-                version.as_deref().unwrap_or("*"),
-                build.as_deref().unwrap_or("*")
-            );
+            let as_spec = spec_of(key, version.as_deref(), build.as_deref());
             match spec::classify(&as_spec) {
                 Selector::Selects { backend, .. } if backend == t => right = true,
                 Selector::Selects { name, .. } => {
@@ -217,6 +221,15 @@ pub fn edit_manifest(
     })
 }
 
+/// The MatchSpec text of a pixi entry, for classification.
+fn spec_of(key: &str, version: Option<&str>, build: Option<&str>) -> String {
+    match (version.map(str::trim).filter(|v| !v.is_empty()), build) {
+        (v, Some(b)) => format!("{key}[version='{}',build='{b}']", v.unwrap_or("*")),
+        (Some(v), None) => format!("{key} {v}"),
+        (None, None) => key.to_string(),
+    }
+}
+
 fn set_build(
     doc: &mut DocumentMut,
     path: &[String],
@@ -270,11 +283,7 @@ fn verify(
     for (path, key) in touched {
         if let Some(item) = table_at(&new, path).and_then(|t| t.get(key)) {
             let (v, b) = version_build(item);
-            let s = format!(
-                "{key}={}={}",
-                v.as_deref().unwrap_or("*"),
-                b.as_deref().unwrap_or("*")
-            );
+            let s = spec_of(key, v.as_deref(), b.as_deref());
             pinned |= spec::selects(&s, key, req.backend);
         }
     }
@@ -327,6 +336,16 @@ mod tests {
         assert_eq!(
             e.after,
             "[dependencies]\nlibblas = { version = \"3.9.*\", build = \"*mkl\" } # old\n\n[feature.fast.dependencies]\nliblapack = { build = \"*mkl\" }\n"
+        );
+    }
+
+    #[test]
+    fn string_build_mistake_is_replaced() {
+        let src = "[dependencies]\nlibblas = \"*=*openblas\"  # why\n";
+        let e = edit_manifest(src.as_bytes(), ManifestKind::Pixi, &mkl()).unwrap();
+        assert_eq!(
+            e.after,
+            "[dependencies]\nlibblas = { build = \"*mkl\" }  # why\n"
         );
     }
 

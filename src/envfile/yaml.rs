@@ -490,13 +490,32 @@ fn plan(seq: &[Value], req: &PinRequest, notes: &mut Vec<String>) -> Result<Plan
             replacing: None,
         });
     }
+    ops.sort_by_key(|op| match op {
+        Op::Replace { index, .. }
+        | Op::Remove { index, .. }
+        | Op::Add {
+            replacing: Some(index),
+            ..
+        } => *index,
+        Op::Add {
+            replacing: None, ..
+        } => usize::MAX,
+    });
     let mut notes_after = Vec::new();
     if !ops.is_empty() {
         if t != BlasImpl::Mkl {
             let mkl = has(&|s| matches!(s, Selector::MklPackage { .. }));
             if !mkl.is_empty() {
+                let fft = mkl
+                    .iter()
+                    .any(|s| s.starts_with("mkl_fft") || s.starts_with("mkl_random"));
+                let extra = if fft && req.family == ChannelFamily::Defaults {
+                    "; on Anaconda's defaults mkl_fft and mkl_random need MKL's NumPy: remove them if the solve fails"
+                } else {
+                    ""
+                };
                 notes_after.push(format!(
-                    "left as they are: {} (MKL stays installed but NumPy will not use it; on Anaconda's defaults mkl_fft and mkl_random need MKL's NumPy: remove them if the solve fails)",
+                    "left as they are: {} (MKL stays installed but NumPy will not use it{extra})",
                     quoted_list(&mkl)
                 ));
             }

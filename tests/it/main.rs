@@ -7,3 +7,4 @@ mod corpus_condarc;
 mod corpus_envs;
 mod doctor;
 mod explain;
+mod pin;
