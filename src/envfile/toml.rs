@@ -182,6 +182,11 @@ pub fn edit_manifest(
             .collect();
         if table_at(&doc, &top).is_none() {
             let parent = table_at_mut(&mut doc, &root).ok_or(EditError::NotPixiProject)?;
+            if parent.contains_key("dependencies") {
+                return Err(EditError::Unlocatable {
+                    what: "a `dependencies` table (the key holds something else)".into(),
+                });
+            }
             let mut tbl = toml_edit::Table::new();
             tbl.set_implicit(false);
             parent.insert("dependencies", Item::Table(tbl));
@@ -382,6 +387,12 @@ mod tests {
             e.after,
             "[tool.pixi.dependencies]\nlibblas = { build = \"*mkl\" }\n"
         );
+    }
+
+    #[test]
+    fn dependencies_that_are_not_a_table_are_refused() {
+        let r = edit_manifest(b"dependencies = 3\n", ManifestKind::Pixi, &mkl());
+        assert!(matches!(r, Err(EditError::Unlocatable { .. })), "{r:?}");
     }
 
     #[test]

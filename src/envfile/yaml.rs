@@ -773,16 +773,15 @@ fn add_splice(
                     ))
                 }
                 None => {
-                    let l = &lines[b.items[0].line];
+                    let first = b.items.first().ok_or_else(|| EditError::Unlocatable {
+                        what: "the dependency list".into(),
+                    })?;
+                    let l = &lines[first.line];
                     let s = Splice {
                         range: l.full.start..l.full.start,
                         with: format!("{item_text}{eol}"),
                     };
-                    Ok((
-                        s,
-                        0,
-                        format!("line {}: added `{with}`", b.items[0].line + 1),
-                    ))
+                    Ok((s, 0, format!("line {}: added `{with}`", first.line + 1)))
                 }
             }
         }
