@@ -180,6 +180,9 @@ fn find_key_line(src: &str, lines: &[Line], null_ok: bool) -> Result<usize, Edit
         let Some(after) = rest.trim_start_matches([' ', '\t']).strip_prefix(':') else {
             continue;
         };
+        if !(after.is_empty() || after.starts_with([' ', '\t'])) {
+            continue; // `dependencies:x` is another key
+        }
         if found.is_some() {
             return Err(unloc());
         }

@@ -282,3 +282,13 @@ fn defaults_family_spelling() {
         "dependencies:\n  - blas=2.106=openblas\n  - libblas=3.9.0=*openblas\n"
     );
 }
+
+#[test]
+fn fuzz_found_key_with_colon_inside() {
+    // `dependencies:s` is a different key: the list is absent and gets created, idempotently
+    let src = "name: x\ndependencies:s:\n- a\n";
+    let r = edit_environment_yml(src.as_bytes(), &cf(Mkl));
+    if let Ok(e) = r {
+        assert!(edit_environment_yml(&e.bytes, &cf(Mkl)).unwrap().is_noop());
+    }
+}
