@@ -14,6 +14,7 @@ mod heavy_apply;
 mod heavy_linkage;
 mod heavy_probe;
 mod linkage;
+mod pin;
 mod prefix;
 mod probe;
 mod pty;
