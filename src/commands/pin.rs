@@ -344,7 +344,7 @@ fn confirm(args: &PinArgs, path: &Path) -> anyhow::Result<bool> {
 
 /// Write through a temporary file in the same directory, keeping the original's permissions and,
 /// when `backup`, a copy of the original in `<file>.bak`. Returns the backup's path.
-fn write_atomic(path: &Path, bytes: &[u8], backup: bool) -> anyhow::Result<Option<PathBuf>> {
+pub fn write_atomic(path: &Path, bytes: &[u8], backup: bool) -> anyhow::Result<Option<PathBuf>> {
     let fail = |what: String| {
         UserError::usage(what)
             .with_hint("nothing was changed; check the permissions or pass --stdout")

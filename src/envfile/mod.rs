@@ -142,6 +142,13 @@ pub fn decode_text(bytes: &[u8]) -> Result<(String, Encoding), EditError> {
     text::decode(bytes)
 }
 
+/// The `name:` an environment.yml gives its environment (any encoding the editor reads).
+pub fn file_name_key(bytes: &[u8]) -> Option<String> {
+    let (src, _) = text::decode(bytes).ok()?;
+    let v: serde_yaml::Value = serde_yaml::from_str(&src).ok()?;
+    v.get("name")?.as_str().map(str::to_string)
+}
+
 /// The channels a file lists (environment.yml `channels`, pixi `workspace`/`project` channels),
 /// best effort: empty when the file cannot be read as such.
 pub fn file_channels(bytes: &[u8], kind: Option<ManifestKind>) -> Vec<String> {
