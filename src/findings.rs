@@ -1077,19 +1077,83 @@ mod tests {
     }
 
     #[test]
-    fn mirror_finding_needs_a_mirror_url() {
+    fn mirror_of_conda_forge_explains_openblas() {
         let mut f = intel_linux();
+        assert!(
+            !ids(&f).contains(&"mirror-conda-forge".to_string()),
+            "official conda-forge is no mirror"
+        );
         f.blas.numpy.channel =
             Some("https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge/linux-64".into());
-        let found = ids(&f);
-        // Only fires once mirrors::mirror_name recognises the host.
-        if crate::mirrors::mirror_name(
-            "https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge",
-        )
-        .is_some()
-        {
-            assert!(found.contains(&"mirror-conda-forge".to_string()));
+        let x = evaluate(&f)
+            .into_iter()
+            .find(|x| x.id == "mirror-conda-forge")
+            .expect("finding");
+        assert!(x.title.contains("TUNA"), "{}", x.title);
+        assert!(
+            x.detail.contains("Intel MKL"),
+            "what defaults would give: {}",
+            x.detail
+        );
+        f.blas.numpy.channel =
+            Some("https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/main/linux-64".into());
+        assert!(
+            !ids(&f).contains(&"mirror-conda-forge".to_string()),
+            "a defaults mirror is not conda-forge"
+        );
+    }
+
+    #[test]
+    fn thread_variable_findings() {
+        let mut f = intel_linux();
+        let env = crate::facts::EnvSnapshot::from_pairs([
+            ("OMP_NUM_THREADS", "1"),
+            ("OPENBLAS_NUM_THREADS", "8"),
+            ("MKL_NUM_THREADS", "zero"),
+            ("MKL_DEBUG_CPU_TYPE", "5"),
+        ]);
+        f.threads = crate::threads::from_env(&env, &f.machine);
+        let i = ids(&f);
+        for want in [
+            "thread-vars-contradict",
+            "thread-vars-invalid",
+            "env-mkl-debug-cpu-type",
+        ] {
+            assert!(i.contains(&want.to_string()), "{want} missing from {i:?}");
         }
+    }
+
+    #[test]
+    fn unreadable_input_names_the_files() {
+        let mut f = intel_linux();
+        f.prefix.problems.push(crate::facts::Problem::at(
+            std::path::Path::new("/e/conda-meta/x-1-0.json"),
+            "truncated JSON",
+        ));
+        f.channels.config.problems.push(crate::facts::Problem::at(
+            std::path::Path::new("/h/.condarc"),
+            "invalid YAML",
+        ));
+        let x = evaluate(&f)
+            .into_iter()
+            .find(|x| x.id == "unreadable-input")
+            .unwrap();
+        assert!(
+            x.detail.contains("x-1-0.json") && x.detail.contains(".condarc"),
+            "{}",
+            x.detail
+        );
+        assert_eq!(x.severity, Severity::Warning);
+    }
+
+    #[test]
+    fn findings_are_sorted_by_severity() {
+        let mut f = intel_linux();
+        f.blas.pinned = vec!["libblas=*=*mkl".into()];
+        f.prefix.subdir = Some("osx-arm64".into());
+        f.blas.mixed_stacks = vec!["x".into()];
+        let found = evaluate(&f);
+        assert!(found.windows(2).all(|w| w[0].severity <= w[1].severity));
     }
 
     #[test]
