@@ -9,26 +9,8 @@ use crate::findings::{self, Finding, Recommendation, Severity};
 use crate::mirrors::mask;
 use crate::style::Styles;
 
-/// Records that make up a BLAS stack (shown with their channel in `blas.records`).
-const BLAS_RECORDS: &[&str] = &[
-    "numpy",
-    "numpy-base",
-    "blas",
-    "libblas",
-    "libcblas",
-    "liblapack",
-    "liblapacke",
-    "mkl",
-    "mkl-service",
-    "intel-openmp",
-    "nomkl",
-    "openblas",
-    "libopenblas",
-    "blis",
-    "libnvpl-blas0",
-    "llvm-openmp",
-    "_openmp_mutex",
-];
+/// Relevant records that are not part of the BLAS stack itself.
+const NOT_BLAS_STACK: &[&str] = &["python", "scipy", "threadpoolctl", "numexpr"];
 
 /// Version of the JSON document; bumped only for incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -111,7 +93,7 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "mixed_stacks": f.blas.mixed_stacks,
             "pip_shadow": f.blas.pip_shadow,
             "lib_links": f.prefix.blas_links,
-            "records": f.prefix.records.iter().filter(|r| BLAS_RECORDS.contains(&r.name.as_str())).map(|r| json!({
+            "records": f.prefix.records.iter().filter(|r| !NOT_BLAS_STACK.contains(&r.name.as_str())).map(|r| json!({
                 "name": r.name,
                 "version": r.version,
                 "build": r.build,

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::blas::{BlasImpl, ChannelFamily};
-use crate::cli::{BackendArg, FamilyArg, GlobalArgs, PinArgs};
+use crate::blas::ChannelFamily;
+use crate::cli::{FamilyArg, GlobalArgs, PinArgs};
 use crate::envfile::{self, Edited, ManifestKind, PinRequest};
 use crate::error::{EXIT_OK, UserError};
 use crate::style::Styles;
@@ -178,13 +178,9 @@ fn resolve(args: &PinArgs, channels: &[String]) -> anyhow::Result<(PinRequest, V
             crate::commands::doctor::gather(&args.env, &crate::facts::EnvSnapshot::capture())
         })
     };
-    let backend = match args.backend {
-        BackendArg::Mkl => BlasImpl::Mkl,
-        BackendArg::Openblas => BlasImpl::Openblas,
-        BackendArg::Blis => BlasImpl::Blis,
-        BackendArg::Accelerate => BlasImpl::Accelerate,
-        BackendArg::Netlib => BlasImpl::Netlib,
-        BackendArg::Auto => {
+    let backend = match crate::plan::named_backend(args.backend) {
+        Some(b) => b,
+        None => {
             let ask = "pass --backend mkl, openblas, blis, accelerate or netlib";
             match facts() {
                 Ok(f) => {
