@@ -160,14 +160,16 @@ fn quoted_spec(spec: &str) -> String {
     }
 }
 
-/// `-n NAME` or `-p PREFIX` for commands, empty when the env is the active one.
+/// `-n NAME` or `-p PREFIX` for commands, empty (for blasfix) when the env is the active one.
+/// `-n` only when the env was found by that name: a folder's name is no conda env name unless
+/// it sits in one of conda's envs dirs.
 fn env_args(f: &Facts, for_blasfix: bool) -> String {
     let active = f.environment.how == "CONDA_PREFIX" || f.environment.how == "VIRTUAL_ENV";
     if for_blasfix && active {
         return String::new();
     }
     match &f.environment.name {
-        Some(n) if f.environment.kind != EnvKind::Pixi && !n.contains('/') => {
+        Some(n) if f.environment.how.starts_with("-n ") && f.environment.kind != EnvKind::Pixi => {
             format!(" -n {}", shell_quote(n))
         }
         _ => format!(
@@ -930,9 +932,20 @@ mod tests {
         assert_eq!(x.fix.as_deref(), Some("blasfix apply --backend mkl"));
         assert_eq!(
             x.fix_raw.as_deref(),
-            Some("conda install -n ml \"libblas=*=*mkl\"")
+            Some("conda install -p /home/u/miniforge3/envs/ml \"libblas=*=*mkl\"")
         );
         assert_eq!(recommend(&f).backend, BlasImpl::Mkl);
+        let mut f = f;
+        f.environment.how = "-n ml in /home/u/miniforge3/envs".into();
+        let x = evaluate(&f)
+            .into_iter()
+            .find(|x| x.id == "openblas-on-intel")
+            .unwrap();
+        assert_eq!(x.fix.as_deref(), Some("blasfix apply --backend mkl -n ml"));
+        assert_eq!(
+            x.fix_raw.as_deref(),
+            Some("conda install -n ml \"libblas=*=*mkl\"")
+        );
     }
 
     #[test]
@@ -981,7 +994,7 @@ mod tests {
                 .unwrap();
             assert_eq!(
                 x.fix_raw.as_deref(),
-                Some("conda install -n ml \"libblas=*=*openblas\"")
+                Some("conda install -p /home/u/miniforge3/envs/ml \"libblas=*=*openblas\"")
             );
             assert_eq!(recommend(&f).backend, BlasImpl::Openblas);
         }

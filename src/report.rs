@@ -468,9 +468,13 @@ fn tilde(path: &str) -> String {
 
 fn channels(o: &mut Out, f: &Facts, verbose: bool) {
     let c = &f.channels;
+    // conda's channel notes are noise for a venv or system Python with no conda configuration.
+    let conda_side =
+        f.environment.kind.is_conda_like() || f.prefix.has_conda_meta || !c.config.files.is_empty();
+    let notes: &[String] = if conda_side { &c.notes } else { &[] };
     if c.effective.is_empty()
         && c.mirrors.is_empty()
-        && c.notes.is_empty()
+        && notes.is_empty()
         && f.pip_indexes.is_empty()
         && !verbose
     {
@@ -522,7 +526,7 @@ fn channels(o: &mut Out, f: &Facts, verbose: bool) {
             ),
         );
     }
-    for n in &c.notes {
+    for n in notes {
         o.row("Note", n);
     }
     if verbose {

@@ -162,20 +162,16 @@ fn heavy_switch_to_mkl() {
         .arg(&h.prefix)
         .output()
         .unwrap();
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
-        if let Some(declared) = v
-            .pointer("/facts/blas/implementation")
-            .and_then(|x| x.as_str())
-        {
-            assert_eq!(declared, "mkl");
-        }
-        if let Some(rt) = v
-            .pointer("/facts/runtime/implementation")
-            .and_then(|x| x.as_str())
-        {
-            assert_eq!(rt, "mkl");
-        }
-    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("doctor --json");
+    assert_eq!(v["blas"]["declared"], "mkl", "{}", v["blas"]);
+    assert_eq!(v["blas"]["linked"], "mkl", "{}", v["linkage"]);
+    assert_eq!(v["runtime"]["implementation"], "mkl", "{}", v["runtime"]);
+    assert_eq!(v["blas"]["implementation"], "mkl");
 }
 
 #[test]
