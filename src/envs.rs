@@ -113,7 +113,7 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
     } else {
         let exe = python_on_path(env).ok_or(LocateError::NoneFound)?;
         let exe = match pyenv_shim_target(&exe, env) {
-            Shim::NotAShim => exe,
+            Shim::Plain => exe,
             Shim::Version(real) => real,
             Shim::System(shims) => python_on_path(&without_path_dir(env, &shims)).unwrap_or(exe),
         };
@@ -338,7 +338,7 @@ pub fn kind_of(
 /// What a pyenv shim on PATH stands for.
 #[derive(Debug, PartialEq, Eq)]
 enum Shim {
-    NotAShim,
+    Plain,
     /// The interpreter of the selected pyenv version.
     Version(PathBuf),
     /// pyenv's `system` version: the next python3 on PATH after this shims directory.
@@ -353,10 +353,10 @@ fn pyenv_shim_target(exe: &Path, env: &EnvSnapshot) -> Shim {
         .parent()
         .filter(|d| d.file_name().is_some_and(|n| n == "shims"))
     else {
-        return Shim::NotAShim;
+        return Shim::Plain;
     };
     let Some(root) = shims.parent().filter(|r| r.join("versions").is_dir()) else {
-        return Shim::NotAShim;
+        return Shim::Plain;
     };
     let first_word = |text: &str| {
         text.split(|c: char| c.is_whitespace() || c == ':')
@@ -386,7 +386,7 @@ fn pyenv_shim_target(exe: &Path, env: &EnvSnapshot) -> Shim {
             let real = [bin.join(&name), bin.join("python3"), bin.join("python")]
                 .into_iter()
                 .find(|p| p.exists());
-            real.map_or(Shim::NotAShim, Shim::Version)
+            real.map_or(Shim::Plain, Shim::Version)
         }
     }
 }
@@ -708,12 +708,14 @@ mod tests {
         std::fs::create_dir_all(&proj).unwrap();
         std::fs::write(t.path().join("proj/.python-version"), "3.11.7\n").unwrap();
         std::fs::write(root.join("version"), "system\n").unwrap();
-        let mut env = EnvSnapshot::default();
-        env.cwd = Some(proj);
+        let env = EnvSnapshot {
+            cwd: Some(proj),
+            ..Default::default()
+        };
         assert_eq!(pyenv_shim_target(&shim, &env), Shim::Version(real));
         assert_eq!(
             pyenv_shim_target(Path::new("/usr/bin/python3"), &env),
-            Shim::NotAShim
+            Shim::Plain
         );
     }
 

@@ -93,15 +93,16 @@ impl Layer {
 /// The BLAS NumPy runs on as far as the facts can tell: what a real import loaded beats what
 /// the binaries link, which beats what the records declare.
 pub fn effective(f: &Facts) -> (BlasImpl, Layer) {
-    if let Some(rt) = &f.runtime {
-        if rt.error.is_none() && rt.implementation.is_concrete() {
-            return (rt.implementation, Layer::Loaded);
-        }
+    if let Some(rt) = &f.runtime
+        && rt.error.is_none()
+        && rt.implementation.is_concrete()
+    {
+        return (rt.implementation, Layer::Loaded);
     }
-    if let Some(l) = &f.linkage {
-        if l.implementation.is_concrete() {
-            return (l.implementation, Layer::Linked);
-        }
+    if let Some(l) = &f.linkage
+        && l.implementation.is_concrete()
+    {
+        return (l.implementation, Layer::Linked);
     }
     (f.blas.implementation, Layer::Declared)
 }
@@ -702,10 +703,11 @@ fn runtime_findings(f: &Facts, out: &mut Vec<Finding>) {
                 ),
             ));
         }
-        if l.internal_api == "openblas" {
-            if let Some(core) = &l.architecture {
-                if let Some(better) = weaker_core(core, f) {
-                    out.push(Finding::new(
+        if l.internal_api == "openblas"
+            && let Some(core) = &l.architecture
+            && let Some(better) = weaker_core(core, f)
+        {
+            out.push(Finding::new(
                         "openblas-weak-core",
                         Severity::Warning,
                         format!("OpenBLAS uses its {core} kernels on a CPU that supports {better}"),
@@ -716,8 +718,6 @@ fn runtime_findings(f: &Facts, out: &mut Vec<Finding>) {
                             l.filepath
                         ),
                     ));
-                }
-            }
         }
     }
 }

@@ -122,7 +122,7 @@ pub fn family_from_channels(channels: &[String]) -> Option<ChannelFamily> {
         .map(|c| c.trim())
         .filter(|c| !c.is_empty())
         .collect();
-    if live.iter().any(|c| *c == "nodefaults") && live.iter().any(|c| is_cf(c)) {
+    if live.contains(&"nodefaults") && live.iter().any(|c| is_cf(c)) {
         return Some(ChannelFamily::CondaForge);
     }
     if live.first().is_some_and(|c| is_cf(c)) {

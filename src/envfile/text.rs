@@ -19,7 +19,7 @@ pub enum Encoding {
 /// Decode a file's bytes; anything that is not UTF-8 or BOM-marked UTF-16 is refused.
 pub fn decode(bytes: &[u8]) -> Result<(String, Encoding), EditError> {
     let utf16 = |rest: &[u8], le: bool, enc: Encoding| {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(EditError::NotText {
                 detail: "odd number of bytes after a UTF-16 BOM".into(),
             });

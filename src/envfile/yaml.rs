@@ -415,12 +415,13 @@ fn plan(seq: &[Value], req: &PinRequest, notes: &mut Vec<String>) -> Result<Plan
             .collect::<Vec<_>>()
     };
     let needs_change = !wrong.is_empty() || !right || (t == BlasImpl::Mkl && !nomkl.is_empty());
-    if needs_change && req.family == ChannelFamily::Defaults {
-        if let Some(s) = has(&|s| matches!(s, Selector::NumpyExactBuild { .. })).first() {
-            return Err(EditError::BuildPinnedExport {
-                spec: s.to_string(),
-            });
-        }
+    if needs_change
+        && req.family == ChannelFamily::Defaults
+        && let Some(s) = has(&|s| matches!(s, Selector::NumpyExactBuild { .. })).first()
+    {
+        return Err(EditError::BuildPinnedExport {
+            spec: s.to_string(),
+        });
     }
     for (i, s, name, _) in &wrong {
         let (with, dropped) = spec::rewrite_build(s, name, &super::build_glob_for(name, t), t);
@@ -475,14 +476,15 @@ fn plan(seq: &[Value], req: &PinRequest, notes: &mut Vec<String>) -> Result<Plan
         }
         if req.family == ChannelFamily::CondaForge && needs_change {
             for (i, s, sel) in &entries {
-                if *sel == Selector::GnuOpenmpMutex {
-                    if let Some(with) = spec::drop_build(s) {
-                        ops.push(Op::Replace {
-                            index: *i,
-                            with,
-                            why: " (conda-forge's MKL needs the LLVM OpenMP build of `_openmp_mutex`)".into(),
-                        });
-                    }
+                if *sel == Selector::GnuOpenmpMutex
+                    && let Some(with) = spec::drop_build(s)
+                {
+                    ops.push(Op::Replace {
+                        index: *i,
+                        with,
+                        why: " (conda-forge's MKL needs the LLVM OpenMP build of `_openmp_mutex`)"
+                            .into(),
+                    });
                 }
             }
         }
@@ -602,6 +604,9 @@ fn pip_notes(seq: &[Value], entries: &[(usize, &str, Selector)], notes: &mut Vec
     }
 }
 
+/// Splices to apply, notes for the user, and the dependency values after the edit.
+type Planned = (Vec<Splice>, Vec<String>, Vec<Value>);
+
 /// Turn the plan into splices, change descriptions and the expected dependency list.
 fn render(
     src: &str,
@@ -610,7 +615,7 @@ fn render(
     seq: &[Value],
     plan: &Plan,
     eol: &str,
-) -> Result<(Vec<Splice>, Vec<String>, Vec<Value>), EditError> {
+) -> Result<Planned, EditError> {
     let mut splices = Vec::new();
     let mut changes = Vec::new();
     let mut expected: Vec<Option<Value>> = seq.iter().cloned().map(Some).collect();
@@ -707,17 +712,17 @@ fn render(
     }
     let mut out: Vec<Value> = Vec::new();
     for (i, v) in expected.into_iter().enumerate() {
-        if let Some((pos, w)) = &added {
-            if *pos == i {
-                out.push(Value::String(w.clone()));
-            }
+        if let Some((pos, w)) = &added
+            && *pos == i
+        {
+            out.push(Value::String(w.clone()));
         }
         out.extend(v);
     }
-    if let Some((pos, w)) = added {
-        if pos >= seq.len() {
-            out.push(Value::String(w));
-        }
+    if let Some((pos, w)) = added
+        && pos >= seq.len()
+    {
+        out.push(Value::String(w));
     }
     Ok((splices, changes, out))
 }
@@ -828,10 +833,8 @@ fn list_style(src: &str, lines: &[Line]) -> (String, String) {
         if is_comment_or_blank(c) {
             continue;
         }
-        if prev_key {
-            if let Some(m) = item_marker(c) {
-                return (" ".repeat(indent_of(c)), m.to_string());
-            }
+        if prev_key && let Some(m) = item_marker(c) {
+            return (" ".repeat(indent_of(c)), m.to_string());
         }
         prev_key = indent_of(c) == 0 && c.trim_end().ends_with(':') && !c.starts_with('-');
     }

@@ -85,10 +85,10 @@ pub fn world_readable(dir: &std::path::Path) {
             mode | 0o644
         };
         let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(want));
-        if meta.is_dir() {
-            if let Ok(rd) = std::fs::read_dir(&d) {
-                stack.extend(rd.flatten().map(|e| e.path()));
-            }
+        if meta.is_dir()
+            && let Ok(rd) = std::fs::read_dir(&d)
+        {
+            stack.extend(rd.flatten().map(|e| e.path()));
         }
     }
 }
