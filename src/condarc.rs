@@ -64,6 +64,8 @@ pub enum FileStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct ConfigFile {
     pub path: PathBuf,
+    /// Serialised inline: `{"path": .., "status": "loaded"|"unreadable"|"invalid", "message": ..}`.
+    #[serde(flatten)]
     pub status: FileStatus,
 }
 

@@ -112,6 +112,11 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         (p, "VIRTUAL_ENV".to_string(), None)
     } else {
         let exe = python_on_path(env).ok_or(LocateError::NoneFound)?;
+        let exe = match pyenv_shim_target(&exe, env) {
+            Shim::Plain => exe,
+            Shim::Version(real) => real,
+            Shim::System(shims) => python_on_path(&without_path_dir(env, &shims)).unwrap_or(exe),
+        };
         let p = sys_prefix_guess(&exe);
         (p, format!("python3 on PATH ({})", exe.display()), None)
     };
@@ -328,6 +333,75 @@ pub fn kind_of(
         return (EnvKind::Venv, Some("pyvenv.cfg present".into()));
     }
     (EnvKind::System, None)
+}
+
+/// What a pyenv shim on PATH stands for.
+#[derive(Debug, PartialEq, Eq)]
+enum Shim {
+    Plain,
+    /// The interpreter of the selected pyenv version.
+    Version(PathBuf),
+    /// pyenv's `system` version: the next python3 on PATH after this shims directory.
+    System(PathBuf),
+}
+
+/// A pyenv shim (`$PYENV_ROOT/shims/python3`, a shell script) resolved the way pyenv does,
+/// without running it: `PYENV_VERSION`, else `.python-version` in the working directory or
+/// its parents, else `$PYENV_ROOT/version`.
+fn pyenv_shim_target(exe: &Path, env: &EnvSnapshot) -> Shim {
+    let Some(shims) = exe
+        .parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == "shims"))
+    else {
+        return Shim::Plain;
+    };
+    let Some(root) = shims.parent().filter(|r| r.join("versions").is_dir()) else {
+        return Shim::Plain;
+    };
+    let first_word = |text: &str| {
+        text.split(|c: char| c.is_whitespace() || c == ':')
+            .find(|w| !w.is_empty() && !w.starts_with('#'))
+            .map(str::to_string)
+    };
+    let from_file = |p: &Path| std::fs::read_to_string(p).ok().and_then(|t| first_word(&t));
+    let version = env
+        .get("PYENV_VERSION")
+        .and_then(first_word)
+        .or_else(|| {
+            env.cwd
+                .as_deref()
+                .into_iter()
+                .flat_map(Path::ancestors)
+                .find_map(|d| from_file(&d.join(".python-version")))
+        })
+        .or_else(|| from_file(&root.join("version")));
+    match version.as_deref() {
+        None | Some("system") => Shim::System(shims.to_path_buf()),
+        Some(v) => {
+            let bin = root.join("versions").join(v).join("bin");
+            let name = exe
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "python3".into());
+            let real = [bin.join(&name), bin.join("python3"), bin.join("python")]
+                .into_iter()
+                .find(|p| p.exists());
+            real.map_or(Shim::Plain, Shim::Version)
+        }
+    }
+}
+
+/// The snapshot with one directory removed from PATH.
+fn without_path_dir(env: &EnvSnapshot, dir: &Path) -> EnvSnapshot {
+    let mut e = env.clone();
+    if let Some(path) = env.get("PATH") {
+        let kept: Vec<PathBuf> = std::env::split_paths(path).filter(|p| p != dir).collect();
+        if let Ok(joined) = std::env::join_paths(kept) {
+            e.vars
+                .insert("PATH".into(), joined.to_string_lossy().into_owned());
+        }
+    }
+    e
 }
 
 /// `python3` (or `python` on Windows) on the snapshot's PATH.
@@ -607,6 +681,42 @@ mod tests {
         let env = snap(&[("VIRTUAL_ENV", venv.to_str().expect("utf8"))]);
         let l = locate(&Selector::default(), &env).expect("venv");
         assert_eq!((l.how.as_str(), l.kind), ("VIRTUAL_ENV", EnvKind::Venv));
+    }
+
+    #[test]
+    fn pyenv_shims_resolve_to_the_selected_version() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join(".pyenv");
+        let shims = root.join("shims");
+        std::fs::create_dir_all(&shims).unwrap();
+        std::fs::write(
+            shims.join("python3"),
+            "#!/usr/bin/env bash\nexec pyenv exec python3\n",
+        )
+        .unwrap();
+        let real = root.join("versions/3.11.7/bin/python3");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, "").unwrap();
+        std::fs::write(root.join("version"), "3.11.7\n").unwrap();
+        let shim = shims.join("python3");
+        let env = EnvSnapshot::default();
+        assert_eq!(pyenv_shim_target(&shim, &env), Shim::Version(real.clone()));
+        assert_eq!(sys_prefix_guess(&real), root.join("versions/3.11.7"));
+        let env = EnvSnapshot::from_pairs([("PYENV_VERSION", "system")]);
+        assert_eq!(pyenv_shim_target(&shim, &env), Shim::System(shims.clone()));
+        let proj = t.path().join("proj/sub");
+        std::fs::create_dir_all(&proj).unwrap();
+        std::fs::write(t.path().join("proj/.python-version"), "3.11.7\n").unwrap();
+        std::fs::write(root.join("version"), "system\n").unwrap();
+        let env = EnvSnapshot {
+            cwd: Some(proj),
+            ..Default::default()
+        };
+        assert_eq!(pyenv_shim_target(&shim, &env), Shim::Version(real));
+        assert_eq!(
+            pyenv_shim_target(Path::new("/usr/bin/python3"), &env),
+            Shim::Plain
+        );
     }
 
     #[test]

@@ -469,12 +469,11 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
     }
     v.insert("mirrors", mirrors.join("\n"));
     v.insert("pip", pip.join("\n"));
-    if let Some(ch) = n.channel.as_deref() {
-        if crate::mirrors::channel_family(ch) == ChannelFamily::CondaForge {
-            if let Some(name) = crate::mirrors::mirror_name(ch) {
-                v.insert("numpy_mirror", name.into());
-            }
-        }
+    if let Some(ch) = n.channel.as_deref()
+        && crate::mirrors::channel_family(ch) == ChannelFamily::CondaForge
+        && let Some(name) = crate::mirrors::mirror_name(ch)
+    {
+        v.insert("numpy_mirror", name.into());
     }
 
     // threads

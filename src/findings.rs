@@ -93,15 +93,16 @@ impl Layer {
 /// The BLAS NumPy runs on as far as the facts can tell: what a real import loaded beats what
 /// the binaries link, which beats what the records declare.
 pub fn effective(f: &Facts) -> (BlasImpl, Layer) {
-    if let Some(rt) = &f.runtime {
-        if rt.error.is_none() && rt.implementation.is_concrete() {
-            return (rt.implementation, Layer::Loaded);
-        }
+    if let Some(rt) = &f.runtime
+        && rt.error.is_none()
+        && rt.implementation.is_concrete()
+    {
+        return (rt.implementation, Layer::Loaded);
     }
-    if let Some(l) = &f.linkage {
-        if l.implementation.is_concrete() {
-            return (l.implementation, Layer::Linked);
-        }
+    if let Some(l) = &f.linkage
+        && l.implementation.is_concrete()
+    {
+        return (l.implementation, Layer::Linked);
     }
     (f.blas.implementation, Layer::Declared)
 }
@@ -160,14 +161,16 @@ fn quoted_spec(spec: &str) -> String {
     }
 }
 
-/// `-n NAME` or `-p PREFIX` for commands, empty when the env is the active one.
+/// `-n NAME` or `-p PREFIX` for commands, empty (for blasfix) when the env is the active one.
+/// `-n` only when the env was found by that name: a folder's name is no conda env name unless
+/// it sits in one of conda's envs dirs.
 fn env_args(f: &Facts, for_blasfix: bool) -> String {
     let active = f.environment.how == "CONDA_PREFIX" || f.environment.how == "VIRTUAL_ENV";
     if for_blasfix && active {
         return String::new();
     }
     match &f.environment.name {
-        Some(n) if f.environment.kind != EnvKind::Pixi && !n.contains('/') => {
+        Some(n) if f.environment.how.starts_with("-n ") && f.environment.kind != EnvKind::Pixi => {
             format!(" -n {}", shell_quote(n))
         }
         _ => format!(
@@ -700,10 +703,11 @@ fn runtime_findings(f: &Facts, out: &mut Vec<Finding>) {
                 ),
             ));
         }
-        if l.internal_api == "openblas" {
-            if let Some(core) = &l.architecture {
-                if let Some(better) = weaker_core(core, f) {
-                    out.push(Finding::new(
+        if l.internal_api == "openblas"
+            && let Some(core) = &l.architecture
+            && let Some(better) = weaker_core(core, f)
+        {
+            out.push(Finding::new(
                         "openblas-weak-core",
                         Severity::Warning,
                         format!("OpenBLAS uses its {core} kernels on a CPU that supports {better}"),
@@ -714,8 +718,6 @@ fn runtime_findings(f: &Facts, out: &mut Vec<Finding>) {
                             l.filepath
                         ),
                     ));
-                }
-            }
         }
     }
 }
@@ -930,9 +932,20 @@ mod tests {
         assert_eq!(x.fix.as_deref(), Some("blasfix apply --backend mkl"));
         assert_eq!(
             x.fix_raw.as_deref(),
-            Some("conda install -n ml \"libblas=*=*mkl\"")
+            Some("conda install -p /home/u/miniforge3/envs/ml \"libblas=*=*mkl\"")
         );
         assert_eq!(recommend(&f).backend, BlasImpl::Mkl);
+        let mut f = f;
+        f.environment.how = "-n ml in /home/u/miniforge3/envs".into();
+        let x = evaluate(&f)
+            .into_iter()
+            .find(|x| x.id == "openblas-on-intel")
+            .unwrap();
+        assert_eq!(x.fix.as_deref(), Some("blasfix apply --backend mkl -n ml"));
+        assert_eq!(
+            x.fix_raw.as_deref(),
+            Some("conda install -n ml \"libblas=*=*mkl\"")
+        );
     }
 
     #[test]
@@ -981,7 +994,7 @@ mod tests {
                 .unwrap();
             assert_eq!(
                 x.fix_raw.as_deref(),
-                Some("conda install -n ml \"libblas=*=*openblas\"")
+                Some("conda install -p /home/u/miniforge3/envs/ml \"libblas=*=*openblas\"")
             );
             assert_eq!(recommend(&f).backend, BlasImpl::Openblas);
         }
@@ -1077,19 +1090,83 @@ mod tests {
     }
 
     #[test]
-    fn mirror_finding_needs_a_mirror_url() {
+    fn mirror_of_conda_forge_explains_openblas() {
         let mut f = intel_linux();
+        assert!(
+            !ids(&f).contains(&"mirror-conda-forge".to_string()),
+            "official conda-forge is no mirror"
+        );
         f.blas.numpy.channel =
             Some("https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge/linux-64".into());
-        let found = ids(&f);
-        // Only fires once mirrors::mirror_name recognises the host.
-        if crate::mirrors::mirror_name(
-            "https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge",
-        )
-        .is_some()
-        {
-            assert!(found.contains(&"mirror-conda-forge".to_string()));
+        let x = evaluate(&f)
+            .into_iter()
+            .find(|x| x.id == "mirror-conda-forge")
+            .expect("finding");
+        assert!(x.title.contains("TUNA"), "{}", x.title);
+        assert!(
+            x.detail.contains("Intel MKL"),
+            "what defaults would give: {}",
+            x.detail
+        );
+        f.blas.numpy.channel =
+            Some("https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/main/linux-64".into());
+        assert!(
+            !ids(&f).contains(&"mirror-conda-forge".to_string()),
+            "a defaults mirror is not conda-forge"
+        );
+    }
+
+    #[test]
+    fn thread_variable_findings() {
+        let mut f = intel_linux();
+        let env = crate::facts::EnvSnapshot::from_pairs([
+            ("OMP_NUM_THREADS", "1"),
+            ("OPENBLAS_NUM_THREADS", "8"),
+            ("MKL_NUM_THREADS", "zero"),
+            ("MKL_DEBUG_CPU_TYPE", "5"),
+        ]);
+        f.threads = crate::threads::from_env(&env, &f.machine);
+        let i = ids(&f);
+        for want in [
+            "thread-vars-contradict",
+            "thread-vars-invalid",
+            "env-mkl-debug-cpu-type",
+        ] {
+            assert!(i.contains(&want.to_string()), "{want} missing from {i:?}");
         }
+    }
+
+    #[test]
+    fn unreadable_input_names_the_files() {
+        let mut f = intel_linux();
+        f.prefix.problems.push(crate::facts::Problem::at(
+            std::path::Path::new("/e/conda-meta/x-1-0.json"),
+            "truncated JSON",
+        ));
+        f.channels.config.problems.push(crate::facts::Problem::at(
+            std::path::Path::new("/h/.condarc"),
+            "invalid YAML",
+        ));
+        let x = evaluate(&f)
+            .into_iter()
+            .find(|x| x.id == "unreadable-input")
+            .unwrap();
+        assert!(
+            x.detail.contains("x-1-0.json") && x.detail.contains(".condarc"),
+            "{}",
+            x.detail
+        );
+        assert_eq!(x.severity, Severity::Warning);
+    }
+
+    #[test]
+    fn findings_are_sorted_by_severity() {
+        let mut f = intel_linux();
+        f.blas.pinned = vec!["libblas=*=*mkl".into()];
+        f.prefix.subdir = Some("osx-arm64".into());
+        f.blas.mixed_stacks = vec!["x".into()];
+        let found = evaluate(&f);
+        assert!(found.windows(2).all(|w| w[0].severity <= w[1].severity));
     }
 
     #[test]

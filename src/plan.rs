@@ -89,15 +89,23 @@ pub enum Decision {
     AlreadyOn { backend: BlasImpl, summary: String },
 }
 
+/// The backend a `--backend` flag names explicitly (None for `auto`).
+pub fn named_backend(arg: BackendArg) -> Option<BlasImpl> {
+    match arg {
+        BackendArg::Mkl => Some(BlasImpl::Mkl),
+        BackendArg::Openblas => Some(BlasImpl::Openblas),
+        BackendArg::Blis => Some(BlasImpl::Blis),
+        BackendArg::Accelerate => Some(BlasImpl::Accelerate),
+        BackendArg::Netlib => Some(BlasImpl::Netlib),
+        BackendArg::Auto => None,
+    }
+}
+
 /// The backend a `--backend` flag names; `auto` takes the recommendation.
 pub fn resolve_target(arg: BackendArg, facts: &Facts) -> Result<BlasImpl, Refusal> {
-    Ok(match arg {
-        BackendArg::Mkl => BlasImpl::Mkl,
-        BackendArg::Openblas => BlasImpl::Openblas,
-        BackendArg::Blis => BlasImpl::Blis,
-        BackendArg::Accelerate => BlasImpl::Accelerate,
-        BackendArg::Netlib => BlasImpl::Netlib,
-        BackendArg::Auto => {
+    Ok(match named_backend(arg) {
+        Some(b) => b,
+        None => {
             let rec = crate::findings::recommend(facts);
             if !rec.backend.is_concrete() {
                 return Err(Refusal {

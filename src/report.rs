@@ -9,6 +9,9 @@ use crate::findings::{self, Finding, Recommendation, Severity};
 use crate::mirrors::mask;
 use crate::style::Styles;
 
+/// Relevant records that are not part of the BLAS stack itself.
+const NOT_BLAS_STACK: &[&str] = &["python", "scipy", "threadpoolctl", "numexpr"];
+
 /// Version of the JSON document; bumped only for incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -90,6 +93,14 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "mixed_stacks": f.blas.mixed_stacks,
             "pip_shadow": f.blas.pip_shadow,
             "lib_links": f.prefix.blas_links,
+            "records": f.prefix.records.iter().filter(|r| !NOT_BLAS_STACK.contains(&r.name.as_str())).map(|r| json!({
+                "name": r.name,
+                "version": r.version,
+                "build": r.build,
+                "channel": r.channel.as_deref().or(r.url.as_deref()).map(mask),
+                "family": crate::blas::record_family(r),
+                "subdir": r.subdir,
+            })).collect::<Vec<_>>(),
         },
         "linkage": f.linkage.as_ref().map(|l| json!({
             "implementation": l.implementation,
@@ -457,9 +468,13 @@ fn tilde(path: &str) -> String {
 
 fn channels(o: &mut Out, f: &Facts, verbose: bool) {
     let c = &f.channels;
+    // conda's channel notes are noise for a venv or system Python with no conda configuration.
+    let conda_side =
+        f.environment.kind.is_conda_like() || f.prefix.has_conda_meta || !c.config.files.is_empty();
+    let notes: &[String] = if conda_side { &c.notes } else { &[] };
     if c.effective.is_empty()
         && c.mirrors.is_empty()
-        && c.notes.is_empty()
+        && notes.is_empty()
         && f.pip_indexes.is_empty()
         && !verbose
     {
@@ -511,7 +526,7 @@ fn channels(o: &mut Out, f: &Facts, verbose: bool) {
             ),
         );
     }
-    for n in &c.notes {
+    for n in notes {
         o.row("Note", n);
     }
     if verbose {

@@ -828,20 +828,19 @@ fn quick_bench(prefix: &Path, machine: &crate::cpu::CpuFacts) -> String {
     }
 }
 
-/// Hook: when `environment.yml` in the current directory names this environment, offer to pin
-/// the BLAS there too (the editor lives in `envfile`/`blasfix pin`).
+/// When `environment.yml` (or `.yaml`) in the current directory names this environment, show
+/// the pin edit and offer to write it (default No), as `blasfix pin` would.
 fn offer_envfile_pin(facts: &Facts, plan: &Plan) {
     let Ok(cwd) = std::env::current_dir() else {
         return;
     };
-    let file = cwd.join("environment.yml");
-    let Ok(text) = std::fs::read_to_string(&file) else {
+    let Some((file, bytes)) = ["environment.yml", "environment.yaml"]
+        .iter()
+        .map(|n| cwd.join(n))
+        .find_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
+    else {
         return;
     };
-    let name = text
-        .lines()
-        .find_map(|l| l.strip_prefix("name:"))
-        .map(|n| n.trim().trim_matches(['"', '\'']).to_string());
     let env_name = facts.environment.name.clone().or_else(|| {
         facts
             .environment
@@ -849,13 +848,56 @@ fn offer_envfile_pin(facts: &Facts, plan: &Plan) {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
     });
-    if name.is_some() && name == env_name {
-        println!(
-            "{} {} names this environment; pin it there too: blasfix pin {} --backend {}",
-            Styles::stdout().hint("hint:"),
+    if env_name.is_none() || crate::envfile::file_name_key(&bytes) != env_name {
+        return;
+    }
+    if !matches!(
+        plan.family,
+        crate::blas::ChannelFamily::CondaForge | crate::blas::ChannelFamily::Defaults
+    ) {
+        return;
+    }
+    let req = crate::envfile::PinRequest {
+        backend: plan.target,
+        family: plan.family,
+    };
+    let edited = match crate::envfile::edit_environment_yml(&bytes, &req) {
+        Ok(e) if !e.is_noop() => e,
+        Ok(_) => return,
+        Err(e) => {
+            eprintln!(
+                "{} {} names this environment but cannot be pinned: {e}",
+                Styles::stderr().hint("note:"),
+                file.display()
+            );
+            return;
+        }
+    };
+    eprint!(
+        "{}",
+        super::pin::diff(&edited.before, &edited.after, &file.display().to_string())
+    );
+    let yes = dialoguer::Confirm::new()
+        .with_prompt(format!(
+            "{} names this environment. Pin {} there too?",
             file.display(),
+            plan.target.display_name()
+        ))
+        .default(false)
+        .interact()
+        .unwrap_or(false);
+    if !yes {
+        eprintln!("{} left unchanged.", file.display());
+        return;
+    }
+    match super::pin::write_atomic(&file, &edited.bytes, true) {
+        Ok(bak) => eprintln!(
+            "{} wrote {}{}",
+            Styles::stderr().ok("done:"),
             file.display(),
-            plan.target.as_str()
-        );
+            bak.map(|b| format!(" (the original is in {})", b.display()))
+                .unwrap_or_default()
+        ),
+        Err(e) => eprintln!("{} {e:#}", Styles::stderr().error("error:")),
     }
 }

@@ -14,8 +14,9 @@ Implemented (the subset `blasfix apply` uses, with conda's behaviour):
   os.pathsep). Platforms: the channel's `linux-64` (or `$FAKE_CONDA_SUBDIR`) plus `noarch`.
 * Specs: conda MatchSpec strings, parsed leniently (`libblas=*=*mkl` works).
 * The solve keeps what is installed: the prefix's records are `locked_packages` (preferred),
-  and the specs are the user's earlier requests (records' `requested_specs`/`requested_spec`,
-  else every installed package's name) with the new CLI specs replacing specs of the same name.
+  and the specs are the user's earlier requests (records' `requested_specs`/`requested_spec`)
+  plus every other installed package's name, with the new CLI specs replacing specs of the
+  same name.
 * `conda-meta/pinned` (unless `--no-pin`): every non-blank line not starting with `#` is a
   MatchSpec added as a solver constraint. Like conda's libmamba solver, a CLI spec that names a
   pinned package and cannot be satisfied together with the pin is refused before solving
@@ -119,14 +120,16 @@ def pinned_specs(prefix):
 
 
 def previous_specs(records):
+    """The user's earlier requests, plus every installed package by name: like conda, an
+    install keeps what is installed unless the new specs need it changed."""
     specs = []
     for r in records:
         req = list(getattr(r, "requested_specs", None) or [])
         if not req and getattr(r, "requested_spec", None) not in (None, "None"):
             req = [r.requested_spec]
         specs.extend(req)
-    if not specs:
-        specs = [str(r.name.normalized) for r in records]
+    named = {name_of(s) for s in specs}
+    specs.extend(str(r.name.normalized) for r in records if str(r.name.normalized) not in named)
     return specs
 
 

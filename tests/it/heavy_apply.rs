@@ -112,6 +112,10 @@ fn loaded_blas(prefix: &Path) -> String {
 }
 
 fn apply(h: &Heavy) -> assert_cmd::Command {
+    apply_to(h, "mkl")
+}
+
+fn apply_to(h: &Heavy, backend: &str) -> assert_cmd::Command {
     let mut c = blasfix();
     c.env("CONDA_EXE", &h.conda)
         .env("FAKE_CONDA_CHANNELS", &h.channel)
@@ -121,7 +125,7 @@ fn apply(h: &Heavy) -> assert_cmd::Command {
             "apply",
             "--yes",
             "--backend",
-            "mkl",
+            backend,
             "--frontend",
             "conda",
             "-p",
@@ -162,20 +166,16 @@ fn heavy_switch_to_mkl() {
         .arg(&h.prefix)
         .output()
         .unwrap();
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
-        if let Some(declared) = v
-            .pointer("/facts/blas/implementation")
-            .and_then(|x| x.as_str())
-        {
-            assert_eq!(declared, "mkl");
-        }
-        if let Some(rt) = v
-            .pointer("/facts/runtime/implementation")
-            .and_then(|x| x.as_str())
-        {
-            assert_eq!(rt, "mkl");
-        }
-    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("doctor --json");
+    assert_eq!(v["blas"]["declared"], "mkl", "{}", v["blas"]);
+    assert_eq!(v["blas"]["linked"], "mkl", "{}", v["linkage"]);
+    assert_eq!(v["runtime"]["implementation"], "mkl", "{}", v["runtime"]);
+    assert_eq!(v["blas"]["implementation"], "mkl");
 }
 
 #[test]
@@ -199,4 +199,43 @@ fn heavy_failing_frontend_changes_nothing() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("SpecsConfigurationConflictError"));
+}
+
+#[test]
+fn heavy_switch_there_and_back_keeps_numpy() {
+    let Some(heavy) = heavy_dir() else { return };
+    let h = setup(&heavy);
+    apply_to(&h, "mkl").assert().success();
+    // The pin written by the first switch conflicts with the way back: apply rewrites it.
+    apply_to(&h, "openblas")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Switched"));
+    assert!(
+        blas_record(&h.prefix).ends_with("_openblas"),
+        "{}",
+        blas_record(&h.prefix)
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.prefix.join("conda-meta/pinned"))
+            .ok()
+            .as_deref(),
+        Some("libblas=*=*openblas\n")
+    );
+    let meta: Vec<String> = std::fs::read_dir(h.prefix.join("conda-meta"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    for kept in ["numpy-", "python-"] {
+        assert!(
+            meta.iter().any(|n| n.starts_with(kept)),
+            "{kept} removed: {meta:?}"
+        );
+    }
+    let loaded = loaded_blas(&h.prefix);
+    assert!(
+        loaded.contains("openblas") && !loaded.contains("libmkl_rt"),
+        "after: {loaded}"
+    );
 }

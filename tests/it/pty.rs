@@ -104,3 +104,31 @@ fn ctrl_c_during_install_restores_pinned() {
     assert_eq!(exit_code(&p), Some(3));
     assert_eq!(snapshot(&f.prefix), before);
 }
+
+#[test]
+fn offers_to_pin_the_environment_yml_that_names_the_env() {
+    let f = fixture(None);
+    let yml = f.root.join("environment.yml");
+    let text = "name: \"my env $HOME;&'x\"\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.12\n  - numpy  # the array library\n";
+    std::fs::write(&yml, text).unwrap();
+    let mut p = session(&f);
+    answer(&mut p, "y");
+    p.exp_string("Switched").expect("success message");
+    p.exp_string("there too?").expect("the pin offer");
+    p.exp_string("\x1b[?25l").expect("raw mode (cursor hidden)");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    p.send("y").expect("send key");
+    p.flush().expect("flush");
+    p.exp_string("wrote").expect("written");
+    p.exp_eof().expect("exit");
+    assert_eq!(exit_code(&p), Some(0));
+    let after = std::fs::read_to_string(&yml).unwrap();
+    assert_eq!(
+        after,
+        "name: \"my env $HOME;&'x\"\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.12\n  - numpy  # the array library\n  - libblas=*=*mkl\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.root.join("environment.yml.bak")).unwrap(),
+        text
+    );
+}

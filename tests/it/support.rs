@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-/// Variables that change what blasfix sees; tests start without them.
+/// Variables that change what blasfix sees (besides `threads::THREAD_VARS`); tests start
+/// without them.
 const HOST_VARS: &[&str] = &[
     "CONDA_PREFIX",
     "CONDA_DEFAULT_ENV",
@@ -26,24 +27,10 @@ const HOST_VARS: &[&str] = &[
     "PIP_CONFIG_FILE",
     "XDG_CONFIG_HOME",
     "XDG_CONFIG_DIRS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "GOTO_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "MKL_THREADING_LAYER",
-    "MKL_INTERFACE_LAYER",
-    "MKL_DYNAMIC",
-    "MKL_DEBUG_CPU_TYPE",
-    "MKL_ENABLE_INSTRUCTIONS",
-    "OPENBLAS_CORETYPE",
-    "OPENBLAS_VERBOSE",
-    "KMP_AFFINITY",
-    "KMP_DUPLICATE_LIB_OK",
+    "XDG_CACHE_HOME",
     "FORCE_COLOR",
     "CLICOLOR_FORCE",
+    "PYENV_VERSION",
 ];
 
 /// `blasfix` as built for this test run, colourless, without the host's conda, pip and thread
@@ -56,7 +43,7 @@ pub fn blasfix() -> assert_cmd::Command {
 
 fn clean(cmd: &mut assert_cmd::Command) {
     cmd.env("NO_COLOR", "1").env("HOME", empty_home());
-    for v in HOST_VARS {
+    for v in HOST_VARS.iter().chain(blasfix::threads::THREAD_VARS) {
         cmd.env_remove(v);
     }
 }
@@ -98,10 +85,10 @@ pub fn world_readable(dir: &std::path::Path) {
             mode | 0o644
         };
         let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(want));
-        if meta.is_dir() {
-            if let Ok(rd) = std::fs::read_dir(&d) {
-                stack.extend(rd.flatten().map(|e| e.path()));
-            }
+        if meta.is_dir()
+            && let Ok(rd) = std::fs::read_dir(&d)
+        {
+            stack.extend(rd.flatten().map(|e| e.path()));
         }
     }
 }

@@ -1,0 +1,199 @@
+//! The heavy half of the documentation checks (run by `tests/heavy/run.sh`): `doctor --json` with
+//! the runtime probe on real prefixes validated against the schema, and README.md's blocks that
+//! show real runs (doctor with the probe, a real switch with `apply`, `bench` before and after)
+//! regenerated and compared as in `readme.rs`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::readme::{Block, check, replace_paths, this_vendor};
+use crate::schema::{assert_valid, doctor_json, doctor_validator};
+use crate::support::{blasfix, heavy_dir};
+
+#[test]
+fn heavy_doctor_json_matches_the_schema_with_the_probe() {
+    let Some(h) = heavy_dir() else { return };
+    let v = doctor_validator();
+    for (rel, want) in [
+        ("prefixes/openblas", "openblas"),
+        ("prefixes/mkl", "mkl"),
+        ("venv-pypi", "openblas"),
+        ("mkl-venv", "none"),
+    ] {
+        let prefix = h.join(rel);
+        assert!(
+            prefix.is_dir(),
+            "{} missing: rerun tests/heavy/run.sh",
+            prefix.display()
+        );
+        let doc = doctor_json(&prefix, None, &[]);
+        assert_valid(&v, &doc, rel);
+        if want != "none" {
+            assert_eq!(
+                doc["runtime"]["error"],
+                serde_json::Value::Null,
+                "{rel}: {}",
+                doc["runtime"]
+            );
+            assert_eq!(doc["blas"]["loaded"], want, "{rel}");
+            assert_eq!(doc["blas"]["decided_by"], "loaded", "{rel}");
+            assert!(
+                doc["linkage"]["chains"]
+                    .as_array()
+                    .is_some_and(|c| !c.is_empty()),
+                "{rel}"
+            );
+        }
+    }
+}
+
+/// `fake_conda.py` (a real py-rattler solve and install) behind a `conda` script, and a fresh
+/// OpenBLAS prefix `~/envs/ml` made by it from the heavy channel.
+struct Rig {
+    _t: tempfile::TempDir,
+    home: PathBuf,
+    prefix: PathBuf,
+    conda: PathBuf,
+    channel: PathBuf,
+}
+
+fn rig(h: &Path) -> Rig {
+    let t = tempfile::tempdir().unwrap();
+    let home = t.path().join("home");
+    let bin = t.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(home.join("envs")).unwrap();
+    let conda = bin.join("conda");
+    let fake = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/heavy/fake_conda.py");
+    std::fs::write(
+        &conda,
+        format!(
+            "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
+            h.join("tools/bin/python").display(),
+            fake.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&conda, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let channel = h.join("channel");
+    let prefix = home.join("envs/ml");
+    let out = Command::new(&conda)
+        .args(["create", "-y", "-c"])
+        .arg(&channel)
+        .arg("-p")
+        .arg(&prefix)
+        .arg("numpy")
+        .output()
+        .expect("run fake_conda.py create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Rig {
+        _t: t,
+        home,
+        prefix,
+        conda,
+        channel,
+    }
+}
+
+fn stdout(cmd: &mut assert_cmd::Command, what: &str) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Lines a benchmark prints only when the machine is busy (other processes, CI neighbours).
+fn drop_transient(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with("warning: the machine was busy"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn heavy_readme_outputs_are_current() {
+    let Some(h) = heavy_dir() else { return };
+    let vendor = Some(this_vendor());
+    let mut blocks = Vec::new();
+    let real = |rel: &str| h.join(rel);
+    let heavy_paths = |s: &str| replace_paths(s, &[(&h, "$H")]);
+
+    let out = stdout(
+        blasfix()
+            .args(["doctor", "-p"])
+            .arg(real("prefixes/openblas")),
+        "doctor",
+    );
+    blocks.push(Block {
+        name: "doctor-real",
+        command: "blasfix doctor -p $H/prefixes/openblas".into(),
+        output: heavy_paths(&out),
+        vendor,
+    });
+
+    let r = rig(&h);
+    let paths = |s: &str| {
+        replace_paths(
+            s,
+            &[
+                (&r.prefix, "~/envs/ml"),
+                (&r.conda, "conda"),
+                (&r.home, "~"),
+                (&h, "$H"),
+            ],
+        )
+    };
+    let bench = |what: &str| {
+        let out = stdout(
+            blasfix().args(["bench", "--quick", "-p"]).arg(&r.prefix),
+            what,
+        );
+        paths(&drop_transient(&out))
+    };
+    blocks.push(Block {
+        name: "bench-before",
+        command: "blasfix bench --quick -p ~/envs/ml".into(),
+        output: bench("bench before"),
+        vendor,
+    });
+    let apply = |extra: &str| {
+        let mut c = blasfix();
+        c.env("HOME", &r.home)
+            .env("CONDA_EXE", &r.conda)
+            .env("FAKE_CONDA_CHANNELS", &r.channel)
+            .args(["apply", "--backend", "mkl", extra, "-p"])
+            .arg(&r.prefix);
+        c
+    };
+    blocks.push(Block {
+        name: "apply-dry-run",
+        command: "blasfix apply --backend mkl --dry-run -p ~/envs/ml".into(),
+        output: paths(&stdout(&mut apply("--dry-run"), "apply --dry-run")),
+        vendor: None,
+    });
+    blocks.push(Block {
+        name: "apply-real",
+        command: "blasfix apply --backend mkl --yes -p ~/envs/ml".into(),
+        output: paths(&stdout(&mut apply("--yes"), "apply --yes")),
+        vendor: None,
+    });
+    blocks.push(Block {
+        name: "bench-after",
+        command: "blasfix bench --quick -p ~/envs/ml".into(),
+        output: bench("bench after"),
+        vendor,
+    });
+    check(&blocks);
+}
