@@ -33,8 +33,20 @@ use std::process::ExitCode;
 
 /// Parse arguments, run the command, map the outcome to an exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    use clap::Parser;
-    let cli = match cli::Cli::try_parse_from(args) {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<OsString> = args.into_iter().collect();
+    // clap prints its own errors and help before our colour decision exists: give it the same
+    // precedence (flag > NO_COLOR > FORCE_COLOR/CLICOLOR_FORCE > terminal).
+    let color = match style::early_choice(&args) {
+        Some(true) => clap::ColorChoice::Always,
+        Some(false) => clap::ColorChoice::Never,
+        None => clap::ColorChoice::Auto,
+    };
+    let parsed = cli::Cli::command()
+        .color(color)
+        .try_get_matches_from(&args)
+        .and_then(|m| cli::Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { error::EXIT_USAGE } else { 0 };

@@ -25,6 +25,33 @@ pub fn init(choice: ColorChoice, _global: &GlobalArgs) {
     console::set_colors_enabled_stderr(decide(console::Term::stderr().is_term()));
 }
 
+/// The colour decision that can be made before argument parsing (for clap's own messages):
+/// Some(true/false) from `--color always|never` or the environment, None for "ask the terminal".
+pub fn early_choice(args: &[std::ffi::OsString]) -> Option<bool> {
+    let mut flag = None;
+    let mut it = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        let value = match a.strip_prefix("--color") {
+            Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
+            Some("") => it.next().map(|v| v.to_string()),
+            _ => None,
+        };
+        match value.as_deref() {
+            Some("always") => flag = Some(true),
+            Some("never") => flag = Some(false),
+            Some(_) => flag = None,
+            None => {}
+        }
+    }
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    flag.or_else(|| env("NO_COLOR").map(|_| false)).or_else(|| {
+        (env("FORCE_COLOR").is_some() || env("CLICOLOR_FORCE").is_some()).then_some(true)
+    })
+}
+
 /// Styles bound to one stream's colour decision.
 pub struct Styles {
     enabled: bool,
@@ -70,5 +97,36 @@ impl Styles {
     }
     pub fn code(&self, s: &str) -> String {
         self.paint(Style::new().cyan(), s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::early_choice;
+
+    fn args(a: &[&str]) -> Vec<std::ffi::OsString> {
+        a.iter().map(|s| s.into()).collect()
+    }
+
+    #[test]
+    fn the_flag_decides_before_parsing() {
+        assert_eq!(
+            early_choice(&args(&["blasfix", "--color", "never", "doctor", "--bogus"])),
+            Some(false)
+        );
+        assert_eq!(
+            early_choice(&args(&["blasfix", "doctor", "--color=always"])),
+            Some(true)
+        );
+        assert_eq!(
+            early_choice(&args(&["blasfix", "--color=always", "--color=never"])),
+            Some(false)
+        );
+        // After `--` nothing is a flag: the answer is the environment's, never the flag's `always`.
+        let env_only = early_choice(&args(&["blasfix"]));
+        assert_eq!(
+            early_choice(&args(&["blasfix", "pin", "--", "--color=always"])),
+            env_only
+        );
     }
 }

@@ -18,7 +18,7 @@ mod linkage;
 mod pin;
 mod prefix;
 mod probe;
-mod ship;
 mod pty;
 mod readme;
 mod schema;
+mod ship;
