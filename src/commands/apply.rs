@@ -283,8 +283,14 @@ impl Apply<'_> {
                 },
             );
         }
-        if args.dry_run {
-            self.say("Dry run: nothing changed.");
+        let declined = !args.dry_run && !args.yes && !self.confirm(plan);
+        if args.dry_run || declined {
+            let (status, said) = if args.dry_run {
+                ("dry-run", "Dry run: nothing changed.")
+            } else {
+                ("declined", "Nothing changed.")
+            };
+            self.say(said);
             self.emit_json(
                 &prefix,
                 Some(target),
@@ -293,25 +299,7 @@ impl Apply<'_> {
                 commands,
                 Some(&preview),
                 Outcome {
-                    status: "dry-run".into(),
-                    message: "nothing changed".into(),
-                    before: Some(before),
-                    ..Default::default()
-                },
-            )?;
-            return Ok(EXIT_OK);
-        }
-        if !args.yes && !self.confirm(plan) {
-            self.say("Nothing changed.");
-            self.emit_json(
-                &prefix,
-                Some(target),
-                Some(&fe),
-                Some(&decision),
-                commands,
-                Some(&preview),
-                Outcome {
-                    status: "declined".into(),
+                    status: status.into(),
                     message: "nothing changed".into(),
                     before: Some(before),
                     ..Default::default()
