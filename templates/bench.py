@@ -3,7 +3,7 @@
 # blasfix bench: appended to probe.py (which provides collect(), _protect_stdout(), _emit()).
 #
 # Cases: DGEMM and SGEMM at a few sizes, then Cholesky, solve, SVD and eigh at one moderate size.
-# Each case runs once to warm up, then at least 5 timed samples; a sample repeats the call enough
+# Cases run in rounds (fresh inputs each round); in each, one warm-up call, then one timed sample; a sample repeats the call enough
 # times to last a minimum time, so small sizes are not timer noise. Per case: the median and the
 # spread (min, max, quartiles) of the per-call time and of GFLOP/s.
 #
@@ -118,22 +118,21 @@ def _setup(np, case):
     raise ValueError("unknown case kind %r" % kind)
 
 
-def _measure(fn, repeats, min_sample):
-    """Seconds per call for each sample, and how many calls one sample makes."""
+def _sample(fn, inner, min_sample):
+    """One timed sample (seconds per call) after a warm-up call; the first time, also how many
+    calls a sample needs to last `min_sample` seconds."""
     t0 = time.perf_counter()
     fn()  # warm-up: thread pool start, page faults, kernel selection
     once = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fn()
-    once = min(once, time.perf_counter() - t0)
-    inner = max(1, min(10000, int(min_sample / max(once, 1e-7)) + 1)) if once < min_sample else 1
-    samples = []
-    for _ in range(repeats):
+    if inner is None:
         t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - t0) / inner)
-    return samples, inner
+        fn()
+        once = min(once, time.perf_counter() - t0)
+        inner = max(1, min(10000, int(min_sample / max(once, 1e-7)) + 1)) if once < min_sample else 1
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    return (time.perf_counter() - t0) / inner, inner
 
 
 def plan_cases(quick, memory):
@@ -158,39 +157,49 @@ def plan_cases(quick, memory):
 
 
 def run_bench(np, quick):
+    """Rounds over all cases, with fresh inputs in every round, so that a case's samples are
+    spread over the whole run and over different memory placements: the spread then covers what
+    changes between runs, not only between back-to-back calls."""
     repeats = 7 if quick else 9
     min_sample = 0.05 if quick else 0.2
     max_call = 2.0 if quick else 8.0
     memory = _available_memory()
     load_before = _load()
     cases = plan_cases(quick, memory)
-    _progress({"event": "start", "cases": len(cases)})
+    _progress({"event": "start", "cases": len(cases) * repeats})
     started = time.perf_counter()
     last_call = {}
-    for i, case in enumerate(cases):
-        _progress({"event": "case", "name": case["name"], "n": case["n"], "i": i})
-        case["flops"] = _flops(case["kind"], case["n"])
-        case["repeats"] = repeats
-        if case.get("skipped"):
-            continue
-        # Skip a GEMM size whose calls would take too long, judged from the previous size.
-        prev = last_call.get(case["name"])
-        if prev is not None:
-            prev_n, prev_s = prev
-            predicted = prev_s * (float(case["n"]) / prev_n) ** 3
-            if predicted > max_call:
-                case["skipped"] = "one call would take about %.0f s" % predicted
+    samples = [[] for _ in cases]
+    for rnd in range(repeats):
+        for i, case in enumerate(cases):
+            _progress({"event": "case", "name": case["name"], "n": case["n"],
+                       "i": rnd * len(cases) + i})
+            if rnd == 0:
+                case["flops"] = _flops(case["kind"], case["n"])
+                case["repeats"] = repeats
+                # Skip a GEMM size whose calls would take too long, judged from the previous size.
+                prev = last_call.get(case["name"])
+                if prev is not None and not case.get("skipped"):
+                    prev_n, prev_s = prev
+                    predicted = prev_s * (float(case["n"]) / prev_n) ** 3
+                    if predicted > max_call:
+                        case["skipped"] = "one call would take about %.0f s" % predicted
+            if case.get("skipped") or case.get("error"):
                 continue
-        try:
-            fn = _setup(np, case)
-            samples, inner = _measure(fn, repeats, min_sample)
-        except Exception as exc:
-            case["error"] = _err_text(exc)
-            continue
-        case["inner"] = inner
-        case["seconds"] = _stats(samples)
-        case["gflops"] = _stats([case["flops"] / s / 1e9 for s in samples if s > 0])
-        last_call[case["name"]] = (case["n"], case["seconds"]["median"])
+            try:
+                fn = _setup(np, case)
+                seconds, inner = _sample(fn, case.get("inner"), min_sample)
+            except Exception as exc:
+                case["error"] = _err_text(exc)
+                continue
+            case["inner"] = inner
+            samples[i].append(seconds)
+            if rnd == 0:
+                last_call[case["name"]] = (case["n"], seconds)
+    for case, secs in zip(cases, samples):
+        if secs and not case.get("error"):
+            case["seconds"] = _stats(secs)
+            case["gflops"] = _stats([case["flops"] / s / 1e9 for s in secs if s > 0])
     return {
         "version": BENCH_VERSION, "quick": quick, "cases": cases,
         "elapsed_s": time.perf_counter() - started, "memory_bytes": memory,

@@ -480,13 +480,21 @@ pub fn render(r: &BenchReport) -> String {
         out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
     }
     let repeats = r.cases.iter().map(|c| c.repeats).max().unwrap_or(0);
-    out.push_str(&format!(
-        "\nMedian of {repeats} timed runs after a warm-up; spread is the slowest and fastest run. {:.1} s in all{}.\n",
+    let note = format!(
+        "Median of {repeats} rounds over all cases (fresh inputs and a warm-up call in each); spread is the slowest and fastest round. {:.1} s in all{}.",
         r.elapsed_s,
         if r.quick { " (--quick)" } else { "" }
-    ));
+    );
+    out.push('\n');
+    for l in crate::report::wrap(&note, 79) {
+        out.push_str(&l);
+        out.push('\n');
+    }
     if let Some(b) = &r.busy {
-        out.push_str(&format!("warning: {b}\n"));
+        for l in crate::report::wrap(&format!("warning: {b}"), 79) {
+            out.push_str(&l);
+            out.push('\n');
+        }
     }
     if !rt.warnings.is_empty() {
         for w in &rt.warnings {
@@ -601,7 +609,7 @@ mod tests {
                 .any(|l| l.contains("4096") && l.contains("skipped") && l.contains("30 s")),
             "{t}"
         );
-        assert!(t.contains("Median of 7 timed runs"), "{t}");
+        assert!(t.contains("Median of 7 rounds"), "{t}");
     }
 
     #[test]
