@@ -320,6 +320,24 @@ impl Apply<'_> {
             pinned_bytes,
             plan.pinned.before_install.as_deref(),
         )?;
+        // Every failure from here on: restore pinned (the caller adds the note), report, exit 3.
+        let abort = |status: String, message: String, after: Option<Observed>| {
+            self.fail(
+                &prefix,
+                target,
+                &fe,
+                &decision,
+                commands.clone(),
+                Some(&preview),
+                Outcome {
+                    status,
+                    message,
+                    before: Some(before.clone()),
+                    after,
+                    ..Default::default()
+                },
+            )
+        };
         for step in &plan.steps {
             let (exe, step_args, label): (PathBuf, Vec<OsString>, &str) = match step {
                 Step::PipUninstall { args } => (
@@ -342,85 +360,40 @@ impl Apply<'_> {
                 Ok(o) if o.success() => None,
                 Ok(o) => Some(describe_failure(&exe, &o, self.args.timeout)),
             };
-            if let Some((status, message)) = failure {
-                let restored = guard.restore();
-                let mut message = message;
+            if let Some((status, mut message)) = failure {
                 if matches!(step, Step::Install { .. }) && plan.steps.len() > 1 {
                     message.push_str("\nnote: the pip NumPy was already uninstalled; `python -m pip install numpy` brings it back");
                 }
-                message.push_str(&restored_note(&restored, &pinned_path));
-                return self.fail(
-                    &prefix,
-                    target,
-                    &fe,
-                    &decision,
-                    commands,
-                    Some(&preview),
-                    Outcome {
-                        status,
-                        message,
-                        before: Some(before),
-                        ..Default::default()
-                    },
-                );
+                message.push_str(&guard.restore_note());
+                return abort(status, message, None);
             }
         }
         if frontend::interrupt::happened() {
-            let restored = guard.restore();
-            return self.fail(
-                &prefix,
-                target,
-                &fe,
-                &decision,
-                commands,
-                Some(&preview),
-                Outcome {
-                    status: "interrupted".into(),
-                    message: format!("interrupted{}", restored_note(&restored, &pinned_path)),
-                    before: Some(before),
-                    ..Default::default()
-                },
+            return abort(
+                "interrupted".into(),
+                format!("interrupted{}", guard.restore_note()),
+                None,
             );
         }
 
-        let after = observe_backend(&args.env, self.env, args.no_runtime, self.timeout());
-        let after = match after {
+        let after = match observe_backend(&args.env, self.env, args.no_runtime, self.timeout()) {
             Ok(a) => a,
             Err(e) => {
-                let restored = guard.restore();
-                return self.fail(
-                    &prefix,
-                    target,
-                    &fe,
-                    &decision,
-                    commands,
-                    Some(&preview),
-                    Outcome {
-                        status: "not-verified".into(),
-                        message: format!(
-                            "cannot re-read the environment: {e}{}",
-                            restored_note(&restored, &pinned_path)
-                        ),
-                        before: Some(before),
-                        ..Default::default()
-                    },
+                let message = format!(
+                    "cannot re-read the environment: {e}{}",
+                    guard.restore_note()
                 );
+                return abort("not-verified".into(), message, None);
             }
         };
         if !after.runs(target) {
-            let restored = guard.restore();
-            return self.fail(&prefix, target, &fe, &decision, commands, Some(&preview), Outcome {
-                status: "not-verified".into(),
-                message: format!(
-                    "the frontend succeeded but the switch did not take effect: before {}, after {}{}",
-                    before.describe(),
-                    after.describe(),
-                    restored_note(&restored, &pinned_path)
-                ),
-                before: Some(before),
-                after: Some(after),
-                ..Default::default()
-            });
+            let message = format!(
+                "the frontend succeeded but the switch did not take effect: before {}, after {}{}",
+                before.describe(),
+                after.describe(),
+                guard.restore_note()
+            );
+            return abort("not-verified".into(), message, Some(after));
         }
         let pinned_written = guard.commit(plan.pinned.after_success.as_deref())?;
         let bench = bench_before.map(|b| {
@@ -732,6 +705,12 @@ impl PinnedGuard {
                 .map_err(|e| UserError::usage(format!("cannot rewrite {}: {e}", path.display())))?;
         }
         Ok(g)
+    }
+
+    /// Put the original back and say so, for an error message.
+    fn restore_note(&mut self) -> String {
+        let restored = self.restore();
+        restored_note(&restored, &self.path)
     }
 
     /// Put the original back (Ok(true) when something was restored).
