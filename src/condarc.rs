@@ -668,19 +668,22 @@ fn parse_file(
                     }
                     let entry_idx = found.map(|(li, _)| li);
                     let flag = entry_idx.and_then(|i| flag_of(loc.comment(i)));
+                    let mut skipped = |wanted: &str| {
+                        problems.push(Problem::at(
+                            path,
+                            format!(
+                                "line {}: `{key}.{name}` is {}, not {wanted}; skipped",
+                                entry_idx.map(|i| i + 1).unwrap_or(0),
+                                type_name(mv)
+                            ),
+                        ))
+                    };
                     if shape == Shape::MapScalar {
                         if mv.is_null() {
                             continue;
                         }
                         let Some(s) = scalar_string(mv) else {
-                            problems.push(Problem::at(
-                                path,
-                                format!(
-                                    "line {}: `{key}.{name}` is {}, not a string; skipped",
-                                    entry_idx.map(|i| i + 1).unwrap_or(0),
-                                    type_name(mv)
-                                ),
-                            ));
+                            skipped("a string");
                             continue;
                         };
                         scalars.push((
@@ -692,14 +695,7 @@ fn parse_file(
                         ));
                     } else {
                         let Some(seq) = mv.as_sequence() else {
-                            problems.push(Problem::at(
-                                path,
-                                format!(
-                                    "line {}: `{key}.{name}` is {}, not a list; skipped",
-                                    entry_idx.map(|i| i + 1).unwrap_or(0),
-                                    type_name(mv)
-                                ),
-                            ));
+                            skipped("a list");
                             continue;
                         };
                         let mut items = Vec::new();
