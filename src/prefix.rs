@@ -1386,14 +1386,7 @@ mod tests {
         let d = tmp();
         PrefixBuilder::new(d.path())
             .venv("3.12.3")
-            .pip_dist(
-                "numpy",
-                "2.0.2",
-                "pip",
-                &["cp312-cp312-manylinux_2_17_x86_64"],
-            )
-            .numpy_files("2.0.2", "_multiarray_umath.cpython-312-x86_64-linux-gnu.so")
-            .bundled_lib("numpy.libs/libscipy_openblas64_-99b71e71.so")
+            .pypi_numpy("2.0.2", "312")
             .bundled_lib("scipy.libs/libscipy_openblas-1.so")
             .build()
             .expect("build");

@@ -188,6 +188,15 @@ impl PrefixBuilder {
         self.numpy = Some((version.into(), ext_name.into()));
         self
     }
+    /// NumPy `version` as a pip-installed PyPI wheel for CPython `py` ("311"): dist-info with
+    /// INSTALLER `pip` and a manylinux tag, NumPy's files, the bundled `libscipy_openblas64_`.
+    pub fn pypi_numpy(self, version: &str, py: &str) -> Self {
+        let tag = format!("cp{py}-cp{py}-manylinux_2_17_x86_64");
+        let ext = format!("_multiarray_umath.cpython-{py}-x86_64-linux-gnu.so");
+        self.pip_dist("numpy", version, "pip", &[tag.as_str()])
+            .numpy_files(version, &ext)
+            .bundled_lib("numpy.libs/libscipy_openblas64_-99b71e71.so")
+    }
     /// An empty library at a path relative to site-packages (`numpy.libs/libscipy_openblas64_-x.so`).
     pub fn bundled_lib(mut self, rel: &str) -> Self {
         self.libs.push(rel.into());

@@ -212,14 +212,7 @@ fn strict_exits_1_on_warnings_and_0_without() {
     // A pip NumPy in a conda environment is a warning.
     let prefix = PrefixBuilder::new(t.path().join("env"))
         .python("3.11.9")
-        .pip_dist(
-            "numpy",
-            "2.0.2",
-            "pip",
-            &["cp311-cp311-manylinux_2_17_x86_64"],
-        )
-        .numpy_files("2.0.2", "_multiarray_umath.cpython-311-x86_64-linux-gnu.so")
-        .bundled_lib("numpy.libs/libscipy_openblas64_-99b71e71.so")
+        .pypi_numpy("2.0.2", "311")
         .build()
         .unwrap();
     blasfix()

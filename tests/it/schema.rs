@@ -99,14 +99,7 @@ fn pip_in_conda(dir: &Path) -> PathBuf {
         .python("3.11.9")
         .record(RecordSpec::new("libblas", "3.9.0", "20_linux64_mkl"))
         .record(RecordSpec::new("mkl", "2024.2.2", "ha957f24_16"))
-        .pip_dist(
-            "numpy",
-            "2.0.2",
-            "pip",
-            &["cp311-cp311-manylinux_2_17_x86_64"],
-        )
-        .numpy_files("2.0.2", "_multiarray_umath.cpython-311-x86_64-linux-gnu.so")
-        .bundled_lib("numpy.libs/libscipy_openblas64_-99b71e71.so")
+        .pypi_numpy("2.0.2", "311")
         .build()
         .unwrap()
 }
