@@ -22,6 +22,45 @@ fn fake_conda() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/heavy/fake_conda.py")
 }
 
+/// A `conda` in `bin_dir` that runs fake_conda.py with the heavy dir's py-rattler.
+pub fn conda_wrapper(heavy: &Path, bin_dir: &Path) -> PathBuf {
+    let conda = bin_dir.join("conda");
+    std::fs::create_dir_all(bin_dir).unwrap();
+    std::fs::write(
+        &conda,
+        format!(
+            "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
+            heavy.join("tools/bin/python").display(),
+            fake_conda().display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&conda, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    conda
+}
+
+/// `conda create -y -c CHANNEL -p PREFIX numpy` through that wrapper: a real solve and install.
+pub fn create_numpy_prefix(conda: &Path, channel: &Path, prefix: &Path) {
+    let out = Command::new(conda)
+        .args(["create", "-y", "-c"])
+        .arg(channel)
+        .arg("-p")
+        .arg(prefix)
+        .arg("numpy")
+        .output()
+        .expect("run fake_conda.py create");
+    assert!(
+        out.status.success(),
+        "fake_conda.py create failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A fresh OpenBLAS prefix made from the heavy channel by the same tool (copying
 /// `prefixes/openblas` would keep its absolute paths), and a `conda` wrapper for it.
 fn setup(heavy: &Path) -> Heavy {
@@ -40,36 +79,8 @@ fn setup(heavy: &Path) -> Heavy {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_path_buf();
     let prefix = root.join("envs").join("heavy env");
-    let conda = root.join("bin dir").join("conda");
-    std::fs::create_dir_all(conda.parent().unwrap()).unwrap();
-    std::fs::write(
-        &conda,
-        format!(
-            "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
-            python.display(),
-            fake_conda().display()
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&conda, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let out = Command::new(&conda)
-        .args(["create", "-y", "-c"])
-        .arg(&channel)
-        .arg("-p")
-        .arg(&prefix)
-        .arg("numpy")
-        .output()
-        .expect("run fake_conda.py create");
-    assert!(
-        out.status.success(),
-        "fake_conda.py create failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let conda = conda_wrapper(heavy, &root.join("bin dir"));
+    create_numpy_prefix(&conda, &channel, &prefix);
     assert!(
         blas_record(&prefix).ends_with("_openblas"),
         "the channel's default must be OpenBLAS"

@@ -4,7 +4,6 @@
 //! regenerated and compared as in `readme.rs`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::readme::{Block, check, replace_paths, this_vendor};
 use crate::schema::{assert_valid, doctor_json, doctor_validator};
@@ -60,40 +59,11 @@ struct Rig {
 fn rig(h: &Path) -> Rig {
     let t = tempfile::tempdir().unwrap();
     let home = t.path().join("home");
-    let bin = t.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(home.join("envs")).unwrap();
-    let conda = bin.join("conda");
-    let fake = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/heavy/fake_conda.py");
-    std::fs::write(
-        &conda,
-        format!(
-            "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
-            h.join("tools/bin/python").display(),
-            fake.display()
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&conda, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let conda = crate::heavy_apply::conda_wrapper(h, &t.path().join("bin"));
     let channel = h.join("channel");
     let prefix = home.join("envs/ml");
-    let out = Command::new(&conda)
-        .args(["create", "-y", "-c"])
-        .arg(&channel)
-        .arg("-p")
-        .arg(&prefix)
-        .arg("numpy")
-        .output()
-        .expect("run fake_conda.py create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::heavy_apply::create_numpy_prefix(&conda, &channel, &prefix);
     Rig {
         _t: t,
         home,
