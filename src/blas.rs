@@ -75,6 +75,18 @@ pub enum ChannelFamily {
     Other,
 }
 
+impl ChannelFamily {
+    /// The short name (as in `--channel-family` and the JSON): conda-forge, defaults, pip, other.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelFamily::CondaForge => "conda-forge",
+            ChannelFamily::Defaults => "defaults",
+            ChannelFamily::Pip => "pip",
+            ChannelFamily::Other => "other",
+        }
+    }
+}
+
 /// Where NumPy came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

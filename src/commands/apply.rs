@@ -221,7 +221,7 @@ impl Apply<'_> {
             "{} {} ({}, {}): {} -> {}",
             s.bold("Plan for"),
             prefix.display(),
-            family_label(plan.family),
+            plan.family.as_str(),
             plan.subdir,
             plan.current.display_name(),
             plan.target.display_name()
@@ -562,15 +562,6 @@ impl Apply<'_> {
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Ok(())
-    }
-}
-
-fn family_label(f: crate::blas::ChannelFamily) -> &'static str {
-    match f {
-        crate::blas::ChannelFamily::CondaForge => "conda-forge",
-        crate::blas::ChannelFamily::Defaults => "defaults",
-        crate::blas::ChannelFamily::Pip => "pip",
-        crate::blas::ChannelFamily::Other => "other",
     }
 }
 

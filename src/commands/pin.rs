@@ -216,22 +216,21 @@ fn resolve(args: &PinArgs, channels: &[String]) -> anyhow::Result<(PinRequest, V
             Some(f) => {
                 said.push(format!(
                     "channel family {} (from the file's channels)",
-                    family_label(f)
+                    f.as_str()
                 ));
                 f
             }
             None => {
-                let from_env = match facts() {
-                    Ok(f) => f.blas.family.or(f.blas.numpy.family).filter(|x| {
-                        matches!(x, ChannelFamily::CondaForge | ChannelFamily::Defaults)
-                    }),
-                    Err(_) => None,
-                };
+                let from_env = facts()
+                    .as_ref()
+                    .ok()
+                    .map(crate::findings::env_family)
+                    .filter(|x| matches!(x, ChannelFamily::CondaForge | ChannelFamily::Defaults));
                 match from_env {
                     Some(f) => {
                         said.push(format!(
                             "channel family {} (from the environment)",
-                            family_label(f)
+                            f.as_str()
                         ));
                         f
                     }
@@ -252,13 +251,6 @@ fn resolve(args: &PinArgs, channels: &[String]) -> anyhow::Result<(PinRequest, V
         }
     })?;
     Ok((req, said))
-}
-
-fn family_label(f: ChannelFamily) -> &'static str {
-    match f {
-        ChannelFamily::Defaults => "defaults",
-        _ => "conda-forge",
-    }
 }
 
 fn say(global: &GlobalArgs, lines: &[String]) {
