@@ -687,44 +687,56 @@ mod tests {
 
     #[test]
     fn classify_paths() {
-        let c = |u: &str| classify(u);
-        assert_eq!(
-            c("https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/main"),
-            Some(("Tsinghua TUNA", "defaults".into()))
-        );
-        assert_eq!(
-            c("https://mirrors.ustc.edu.cn/anaconda/pkgs/free/"),
-            Some(("USTC", "defaults".into()))
-        );
-        assert_eq!(
-            c("https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge/linux-64/"),
-            Some(("Tsinghua TUNA", "conda-forge".into()))
-        );
-        assert_eq!(
-            c("https://mirrors.cernet.edu.cn/anaconda-extra/cloud/nvidia"),
-            Some(("CERNET (MirrorZ)", "nvidia".into()))
-        );
-        assert_eq!(
-            c("https://mirrors.zju.edu.cn/anaconda/cloud"),
-            Some(("ZJU", "channels".into()))
-        );
-        assert_eq!(
-            c("https://mirrors.bfsu.edu.cn/pypi/web/simple"),
-            Some(("BFSU", "pypi".into()))
-        );
-        assert_eq!(
-            c("https://pypi.tuna.tsinghua.edu.cn/simple"),
-            Some(("Tsinghua TUNA", "pypi".into()))
-        );
-        assert_eq!(
-            c("https://repo.huaweicloud.com/repository/pypi/simple"),
-            Some(("Huawei Cloud", "pypi".into()))
-        );
-        assert_eq!(
-            c("https://mirrors.tuna.tsinghua.edu.cn/anaconda"),
-            Some(("Tsinghua TUNA", "anaconda".into()))
-        );
-        assert_eq!(c("https://conda.anaconda.org/conda-forge"), None);
+        for (url, name, serves) in [
+            (
+                "https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/main",
+                "Tsinghua TUNA",
+                "defaults",
+            ),
+            (
+                "https://mirrors.ustc.edu.cn/anaconda/pkgs/free/",
+                "USTC",
+                "defaults",
+            ),
+            (
+                "https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge/linux-64/",
+                "Tsinghua TUNA",
+                "conda-forge",
+            ),
+            (
+                "https://mirrors.cernet.edu.cn/anaconda-extra/cloud/nvidia",
+                "CERNET (MirrorZ)",
+                "nvidia",
+            ),
+            (
+                "https://mirrors.zju.edu.cn/anaconda/cloud",
+                "ZJU",
+                "channels",
+            ),
+            (
+                "https://mirrors.bfsu.edu.cn/pypi/web/simple",
+                "BFSU",
+                "pypi",
+            ),
+            (
+                "https://pypi.tuna.tsinghua.edu.cn/simple",
+                "Tsinghua TUNA",
+                "pypi",
+            ),
+            (
+                "https://repo.huaweicloud.com/repository/pypi/simple",
+                "Huawei Cloud",
+                "pypi",
+            ),
+            (
+                "https://mirrors.tuna.tsinghua.edu.cn/anaconda",
+                "Tsinghua TUNA",
+                "anaconda",
+            ),
+        ] {
+            assert_eq!(classify(url), Some((name, serves.into())), "{url}");
+        }
+        assert_eq!(classify("https://conda.anaconda.org/conda-forge"), None);
     }
 
     #[test]
