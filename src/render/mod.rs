@@ -1,5 +1,6 @@
 //! Printing: the doctor report (human and JSON), explanations from templates, colours.
 
+pub mod apply;
 pub mod explain;
 pub mod report;
 pub mod style;
