@@ -2,6 +2,7 @@
 //! configuration, what NumPy links and loads, thread settings) into plain data. Nothing here
 //! judges; `diagnose` does. `Facts` is the aggregate of one diagnosis.
 
+pub mod bench;
 pub mod blas;
 pub mod condarc;
 pub mod cpu;
