@@ -18,7 +18,7 @@ pub use table::summary;
 
 pub fn run(args: &BenchArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let env = EnvSnapshot::capture();
-    let facts = super::gather(&args.env, &env, None)?;
+    let facts = super::gather::gather(&args.env, &env, None)?;
     let python = python_of(
         facts.environment.python.as_deref(),
         &facts.environment.prefix,

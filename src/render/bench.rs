@@ -134,12 +134,12 @@ pub fn render(r: &BenchReport) -> String {
         if r.quick { " (--quick)" } else { "" }
     );
     out.push('\n');
-    for l in super::report::wrap(&note, 79) {
+    for l in super::text::wrap(&note, 79) {
         out.push_str(&l);
         out.push('\n');
     }
     if let Some(b) = &r.busy {
-        for l in super::report::wrap(&format!("warning: {b}"), 79) {
+        for l in super::text::wrap(&format!("warning: {b}"), 79) {
             out.push_str(&l);
             out.push('\n');
         }

@@ -2,6 +2,8 @@
 
 pub mod apply;
 pub mod bench;
+pub mod diff;
 pub mod explain;
 pub mod report;
 pub mod style;
+pub mod text;

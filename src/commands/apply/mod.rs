@@ -82,7 +82,7 @@ impl Apply<'_> {
     /// The steps the user sees, in order.
     fn steps(&self) -> Flow<u8> {
         self.refuse_without_a_terminal()?;
-        let facts = super::gather(&self.args.env, self.env, None)?;
+        let facts = super::gather::gather(&self.args.env, self.env, None)?;
         let sw = self.plan(&facts)?;
         self.show_plan(&sw);
         let preview = self.preview(&sw)?;
@@ -604,7 +604,7 @@ fn observe_backend(
     no_runtime: bool,
     timeout: Duration,
 ) -> anyhow::Result<Observed> {
-    let facts = super::gather(sel, env, (!no_runtime).then_some(timeout))?;
+    let facts = super::gather::gather(sel, env, (!no_runtime).then_some(timeout))?;
     Ok(Observed::from_facts(&facts))
 }
 

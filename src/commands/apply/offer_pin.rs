@@ -54,7 +54,7 @@ pub fn offer_envfile_pin(facts: &Facts, plan: &Plan) {
     };
     eprint!(
         "{}",
-        crate::commands::pin::diff(&edited.before, &edited.after, &file.display().to_string())
+        crate::render::diff::diff(&edited.before, &edited.after, &file.display().to_string())
     );
     let yes = dialoguer::Confirm::new()
         .with_prompt(format!(
@@ -69,7 +69,7 @@ pub fn offer_envfile_pin(facts: &Facts, plan: &Plan) {
         eprintln!("{} left unchanged.", file.display());
         return;
     }
-    match crate::commands::pin::write_atomic(&file, &edited.bytes, true) {
+    match crate::commands::atomic::write_atomic(&file, &edited.bytes, true) {
         Ok(bak) => eprintln!(
             "{} wrote {}{}",
             Styles::stderr().ok("done:"),
