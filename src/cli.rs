@@ -12,9 +12,30 @@ use crate::render::{explain, style};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  ran to the end (findings or not)
-  1  with --strict: at least one warning or error finding
+  1  doctor --strict: at least one warning or error finding
   2  bad usage or unreadable input (the message names the path)
   3  apply: the frontend failed or the switch did not take effect";
+
+const DOCTOR_EXIT_CODES: &str = "\
+Exit codes:
+  0  ran to the end (findings or not)
+  1  with --strict: at least one warning or error finding
+  2  bad usage or unreadable input (the message names the path)";
+
+const PLAIN_EXIT_CODES: &str = "\
+Exit codes:
+  0  ran to the end
+  2  bad usage or unreadable input (the message names the path)";
+
+const APPLY_EXIT_CODES: &str = "\
+Exit codes:
+  0  switched, already on the target, dry run, or declined
+  2  bad usage, no terminal without --yes, unreadable input, a refused plan
+  3  the frontend failed or timed out, or the switch did not take effect
+     (files put back as they were)
+  A signal (Ctrl-C, SIGTERM, SIGHUP, ...) stops the frontend's whole process
+  tree, puts files back, then ends blasfix by that signal (shell status
+  128+N: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,7 +87,8 @@ impl From<ColorChoice> for style::ColorChoice {
 /// Which environment to look at.
 #[derive(Debug, Args, Clone, Default)]
 pub struct EnvSelector {
-    /// Name of a conda environment (looked up in the envs dirs, like `conda -n`).
+    /// Name of a conda environment, found exactly as `conda -n` finds it (in conda's envs
+    /// dirs only; anything else by -p).
     #[arg(
         short = 'n',
         long = "name",
@@ -91,19 +113,19 @@ impl From<&EnvSelector> for envs::Selector {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Diagnose the machine, the environment, its BLAS, channels, mirrors and threads.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = DOCTOR_EXIT_CODES)]
     Doctor(DoctorArgs),
     /// Tell the same facts as an explanation for a person.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = PLAIN_EXIT_CODES)]
     Explain(ExplainArgs),
     /// Switch the BLAS of a live environment through conda, mamba or micromamba.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = APPLY_EXIT_CODES)]
     Apply(ApplyArgs),
     /// Write the BLAS pin into environment.yml, pixi.toml or pyproject.toml.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = PLAIN_EXIT_CODES)]
     Pin(PinArgs),
     /// Measure what the BLAS delivers against the CPU's peak.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = PLAIN_EXIT_CODES)]
     Bench(BenchArgs),
     /// Print a shell completion script on stdout.
     #[command(after_help = COMPLETIONS_INSTALL)]
@@ -240,6 +262,10 @@ pub struct ApplyArgs {
     /// Do not write the new BLAS pin into conda-meta/pinned.
     #[arg(long)]
     pub no_pin: bool,
+    /// Take a `pinned_packages` entry that blocks the switch out of its .condarc (journaled,
+    /// put back if anything fails); without it such an entry is refused with where it is.
+    #[arg(long)]
+    pub edit_condarc: bool,
     /// Which tool performs the install (default: the one that manages the environment).
     #[arg(long, value_enum)]
     pub frontend: Option<FrontendArg>,

@@ -50,15 +50,15 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 /// Print `error: …`, its causes and a hint, on stderr.
 pub fn report(e: &anyhow::Error) {
     let s = crate::render::style::Styles::stderr();
-    eprintln!("{} {}", s.error("error:"), e);
+    crate::render::out::errln!("{} {}", s.error("error:"), e);
     for cause in e.chain().skip(1) {
-        eprintln!("  {} {}", s.dim("caused by:"), cause);
+        crate::render::out::errln!("  {} {}", s.dim("caused by:"), cause);
     }
     if let Some(hint) = e
         .chain()
         .find_map(|c| c.downcast_ref::<UserError>())
         .and_then(|u| u.hint.as_ref())
     {
-        eprintln!("{} {}", s.hint("hint:"), hint);
+        crate::render::out::errln!("{} {}", s.hint("hint:"), hint);
     }
 }

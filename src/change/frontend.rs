@@ -1,11 +1,11 @@
 //! The user's own conda, mamba or micromamba: finding it like a shell would, running it as an
-//! argv list (never through a shell) with progress, a timeout and Ctrl-C forwarded, and reading
-//! its `--dry-run --json` transaction preview.
+//! argv list (never through a shell) with progress and a timeout, as a supervised process tree
+//! (see [`super::supervise`]) that a signal to blasfix stops as a whole, and reading its
+//! `--dry-run --json` transaction preview.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,9 @@ use serde_json::Value;
 
 use crate::facts::envs::EnvKind;
 use crate::facts::snapshot::EnvSnapshot;
+
+use super::signals::{self, Signal};
+use super::supervise::{self, GRACE, Tree};
 
 /// Which tool performs the install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -359,58 +362,6 @@ pub fn stage_of(line: &str) -> Option<String> {
     })
 }
 
-/// Ctrl-C while a frontend runs: the child, in our process group, gets SIGINT from the
-/// terminal; blasfix only notes it (so it can restore files and exit non-zero) instead of dying.
-pub mod interrupt {
-    use super::*;
-
-    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-    /// Whether SIGINT arrived since the guard was installed.
-    pub fn happened() -> bool {
-        INTERRUPTED.load(Ordering::SeqCst)
-    }
-
-    /// While alive, SIGINT sets a flag instead of killing blasfix.
-    pub struct Guard {
-        #[cfg(unix)]
-        old: libc::sigaction,
-    }
-
-    #[cfg(unix)]
-    extern "C" fn on_sigint(_: libc::c_int) {
-        INTERRUPTED.store(true, Ordering::SeqCst);
-    }
-
-    pub fn install() -> Guard {
-        INTERRUPTED.store(false, Ordering::SeqCst);
-        #[cfg(unix)]
-        // SAFETY: the handler only stores into an atomic (async-signal-safe); the struct is
-        // zero-initialised as sigaction(2) allows, and the old action is restored on drop.
-        unsafe {
-            let mut new: libc::sigaction = std::mem::zeroed();
-            new.sa_sigaction = on_sigint as *const () as usize;
-            libc::sigemptyset(&mut new.sa_mask);
-            new.sa_flags = 0;
-            let mut old: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(libc::SIGINT, &new, &mut old);
-            Guard { old }
-        }
-        #[cfg(not(unix))]
-        Guard {}
-    }
-
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            #[cfg(unix)]
-            // SAFETY: restores the action saved by `install`.
-            unsafe {
-                libc::sigaction(libc::SIGINT, &self.old, std::ptr::null_mut());
-            }
-        }
-    }
-}
-
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -429,6 +380,11 @@ pub struct RunOutput {
     pub stdout: String,
     pub stderr: String,
     pub elapsed_ms: u64,
+    /// The signal blasfix caught that stopped the run (`Ending::Interrupted`).
+    #[serde(skip)]
+    pub signal: Option<Signal>,
+    /// Processes of the tree still running after its leader ended, which blasfix stopped.
+    pub leftovers: usize,
 }
 
 impl RunOutput {
@@ -464,25 +420,57 @@ enum Stream {
     Err,
 }
 
+/// The signal a frontend gets when blasfix is asked to stop: SIGINT stays SIGINT (conda and
+/// micromamba roll back on it); the others become SIGTERM, which conda also handles (it does
+/// not handle SIGHUP).
+#[cfg(unix)]
+fn forwarded(sig: Signal) -> i32 {
+    if sig.0 == libc::SIGINT {
+        libc::SIGINT
+    } else {
+        libc::SIGTERM
+    }
+}
+
 /// Run `exe args` (argv list, stdin closed; `exe` is a path: a bare name is taken relative to
-/// the current directory, as duct does for paths), streaming its lines to a spinner, stopping it at
-/// `timeout` or when Ctrl-C was pressed (see [`interrupt`]).
+/// the current directory, as duct does for paths) in its own session, streaming its lines to a
+/// spinner. At `timeout`, or when blasfix catches a signal (see [`signals`]), the whole tree
+/// gets SIGTERM (SIGINT for Ctrl-C), then SIGKILL after [`GRACE`] or at a second signal; the
+/// run returns only when nothing of the tree is left, whatever its leader left running.
 pub fn run(
     exe: &Path,
     args: &[OsString],
     timeout: Duration,
     show: &Show,
 ) -> std::io::Result<RunOutput> {
+    run_with_grace(exe, args, timeout, show, GRACE)
+}
+
+/// [`run`] with another grace period between the first signal and SIGKILL.
+pub fn run_with_grace(
+    exe: &Path,
+    args: &[OsString],
+    timeout: Duration,
+    show: &Show,
+    grace: Duration,
+) -> std::io::Result<RunOutput> {
     let start = Instant::now();
     let (out_r, out_w) = std::io::pipe()?;
     let (err_r, err_w) = std::io::pipe()?;
+    let marker = supervise::new_marker();
+    let hook_marker = marker.clone();
     let expr = duct::cmd(exe, args)
         .stdin_null()
         .stdout_file(out_w)
         .stderr_file(err_w)
-        .unchecked();
+        .unchecked()
+        .before_spawn(move |cmd| {
+            supervise::isolate(cmd, &hook_marker);
+            Ok(())
+        });
     let handle = expr.start()?;
     drop(expr); // the expression holds the pipes' write ends
+    let tree = Tree::new(handle.pids().first().copied().unwrap_or(0), marker);
     let (tx, rx) = mpsc::channel::<(Stream, String)>();
     for (reader, stream) in [
         (Box::new(out_r) as Box<dyn Read + Send>, Stream::Out),
@@ -528,14 +516,7 @@ pub fn run(
         }
         if show.echo {
             pb.suspend(|| {
-                eprint!(
-                    "  | {}",
-                    if line.ends_with('\n') {
-                        line.clone()
-                    } else {
-                        format!("{line}\n")
-                    }
-                )
+                echo_line(&line);
             });
         }
         match stream {
@@ -544,7 +525,10 @@ pub fn run(
         }
     };
     let mut ending = Ending::Exited;
-    let mut interrupted_at: Option<Instant> = None;
+    let mut signal = None;
+    // When the tree was told to stop, and how many signals had arrived then.
+    let mut stopping: Option<(Instant, usize)> = None;
+    let mut killed = false;
     let code = loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok((s, l)) => take(s, l, &pb),
@@ -553,23 +537,43 @@ pub fn run(
         if let Some(out) = handle.try_wait()? {
             break out.status.code();
         }
-        if ending == Ending::Exited && start.elapsed() >= timeout {
-            ending = Ending::TimedOut;
-            let _ = handle.kill();
-        }
-        if interrupt::happened() && interrupted_at.is_none() {
-            // The child got the same SIGINT; give it a moment to clean up, then stop it.
-            ending = Ending::Interrupted;
-            interrupted_at = Some(Instant::now());
-        }
-        if interrupted_at.is_some_and(|t| t.elapsed() > Duration::from_secs(10)) {
-            let _ = handle.kill();
+        match stopping {
+            None => {
+                if let Some(sig) = signals::caught() {
+                    ending = Ending::Interrupted;
+                    signal = Some(sig);
+                    #[cfg(unix)]
+                    tree.signal(forwarded(sig));
+                    stopping = Some((Instant::now(), signals::count()));
+                } else if start.elapsed() >= timeout {
+                    ending = Ending::TimedOut;
+                    #[cfg(unix)]
+                    tree.signal(libc::SIGTERM);
+                    #[cfg(not(unix))]
+                    let _ = handle.kill();
+                    stopping = Some((Instant::now(), signals::count()));
+                }
+            }
+            Some((since, seen)) if !killed => {
+                if since.elapsed() >= grace || signals::count() > seen {
+                    #[cfg(unix)]
+                    tree.signal(libc::SIGKILL);
+                    let _ = handle.kill();
+                    killed = true;
+                }
+            }
+            Some(_) => {}
         }
     };
-    if ending == Ending::Exited && interrupt::happened() {
-        ending = Ending::Interrupted;
-    }
-    // Drain what is left; a grandchild holding the pipe must not keep us waiting.
+    // The leader is gone: stop whatever it left running before anything is put back.
+    let seen = signals::count();
+    let leftover_grace = if stopping.is_some() {
+        Duration::ZERO
+    } else {
+        grace
+    };
+    let leftovers = tree.stop_leftovers(leftover_grace, &|| signals::count() > seen);
+    // Drain what is left; a stray holding the pipe must not keep us waiting.
     let drain_until = Instant::now() + Duration::from_millis(500);
     while let Ok((s, l)) = rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
         take(s, l, &pb);
@@ -581,7 +585,20 @@ pub fn run(
         stdout,
         stderr,
         elapsed_ms: start.elapsed().as_millis() as u64,
+        signal,
+        leftovers,
     })
+}
+
+/// Echo one line of frontend output on stderr (`-v`), never failing.
+fn echo_line(line: &str) {
+    use std::io::Write;
+    let line = if line.ends_with('\n') {
+        format!("  | {line}")
+    } else {
+        format!("  | {line}\n")
+    };
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 #[cfg(test)]
@@ -833,5 +850,109 @@ mod run_tests {
         let out = run(&exe, &args, Duration::from_millis(300), &Show::default()).unwrap();
         assert_eq!(out.ending, Ending::TimedOut);
         assert!(!out.success());
+    }
+
+    /// Running processes whose command line holds `token` (zombies excluded).
+    fn running_with(token: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+                continue;
+            };
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let zombie = stat
+                .rfind(')')
+                .is_some_and(|i| stat[i + 1..].trim_start().starts_with('Z'));
+            if cmd.contains(token) && !zombie {
+                out.push(cmd);
+            }
+        }
+        out
+    }
+
+    /// A `conda` wrapper script that forks grandchildren (one of them leaves the process group
+    /// with setsid when `setsid` exists, one ignores SIGTERM when asked) and then waits.
+    fn wrapper(dir: &Path, token: &str, ignore_term: bool, exit_early: bool) -> PathBuf {
+        let py = which::which("python3").unwrap();
+        let sleeper = format!(
+            "'{}' -c 'import time; time.sleep(600)' {token}",
+            py.display()
+        );
+        let stubborn = format!(
+            "'{}' -c 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)' {token}",
+            py.display()
+        );
+        let mut body = format!("#!/bin/sh\n{sleeper} &\n{sleeper} &\n");
+        if which::which("setsid").is_ok() {
+            body.push_str(&format!("setsid {sleeper} &\n"));
+        }
+        if ignore_term {
+            body.push_str(&format!("{stubborn} &\n"));
+        }
+        body.push_str("echo 'Executing transaction: ...working...'\n");
+        body.push_str(if exit_early { "exit 0\n" } else { "wait\n" });
+        let p = dir.join("conda");
+        std::fs::write(&p, body).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    fn token() -> String {
+        format!(
+            "blasfix-test-{}-{}",
+            std::process::id(),
+            supervise::new_marker()
+        )
+    }
+
+    #[test]
+    fn timeout_stops_the_whole_tree_of_a_wrapper() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = token();
+        let exe = wrapper(dir.path(), &t, false, false);
+        let show = Show::default();
+        // Once the wrapper printed its line, its grandchildren exist; the timeout then stops
+        // them all, including the one that left the group.
+        let out = run_with_grace(&exe, &[], Duration::from_secs(2), &show, GRACE).unwrap();
+        assert_eq!(out.ending, Ending::TimedOut);
+        assert!(out.stdout.contains("Executing transaction"));
+        assert_eq!(running_with(&t), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_grandchild_ignoring_sigterm_gets_sigkill_after_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = token();
+        let exe = wrapper(dir.path(), &t, true, false);
+        let out = run_with_grace(
+            &exe,
+            &[],
+            Duration::from_secs(2),
+            &Show::default(),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        assert_eq!(out.ending, Ending::TimedOut);
+        assert_eq!(running_with(&t), Vec::<String>::new());
+    }
+
+    #[test]
+    fn what_a_finished_frontend_left_running_is_stopped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = token();
+        let exe = wrapper(dir.path(), &t, true, true);
+        let out = run_with_grace(
+            &exe,
+            &[],
+            Duration::from_secs(600),
+            &Show::default(),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        assert_eq!((out.ending, out.code), (Ending::Exited, Some(0)));
+        assert!(out.leftovers >= 3, "{}", out.leftovers);
+        assert_eq!(running_with(&t), Vec::<String>::new());
     }
 }

@@ -12,6 +12,7 @@ use crate::facts::blas;
 use crate::facts::blas::{BlasImpl, ChannelFamily};
 use crate::facts::declared::NumpySource;
 use crate::facts::envs::EnvKind;
+use crate::facts::pinspec;
 use crate::facts::prefix::Record;
 
 /// What the user asked `apply` for, beyond the facts.
@@ -24,6 +25,69 @@ pub struct Request {
     pub no_pin: bool,
     /// The raw text of `conda-meta/pinned` (None: no such file).
     pub pinned_text: Option<String>,
+    /// Take `pinned_packages` entries that block the switch out of their `.condarc`
+    /// (`--edit-condarc`); without it such an entry is a refusal that says where it is.
+    pub edit_condarc: bool,
+    /// The solver that will see the pins (for the words of the plan).
+    pub solver: Solver,
+}
+
+/// Which solver will see the pins: they treat a CLI spec that contradicts a pin differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Solver {
+    /// conda's default since 23.10: refuses a CLI spec that contradicts a pin.
+    #[default]
+    CondaLibmamba,
+    /// conda's classic solver: overrides the pin for this install, with a warning, and keeps it.
+    CondaClassic,
+    /// mamba 2 / micromamba: refuses like libmamba.
+    Mamba,
+    Micromamba,
+}
+
+impl Solver {
+    /// The solver a frontend uses: mamba and micromamba their own; conda the `solver` setting,
+    /// else libmamba from conda 23.10 on (classic before, when the version is known).
+    pub fn of(
+        frontend: super::frontend::FrontendKind,
+        setting: Option<&str>,
+        conda_version: Option<&str>,
+    ) -> Solver {
+        use super::frontend::FrontendKind;
+        match frontend {
+            FrontendKind::Mamba => Solver::Mamba,
+            FrontendKind::Micromamba => Solver::Micromamba,
+            FrontendKind::Conda => match setting.map(str::trim) {
+                Some("classic") => Solver::CondaClassic,
+                Some(_) => Solver::CondaLibmamba,
+                None => {
+                    let old = conda_version.is_some_and(|v| {
+                        let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+                        let (a, b) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+                        (a, b) < (23, 10)
+                    });
+                    if old {
+                        Solver::CondaClassic
+                    } else {
+                        Solver::CondaLibmamba
+                    }
+                }
+            },
+        }
+    }
+
+    /// What this solver does with a pin that contradicts the requested spec, for the plan.
+    pub fn refuses(self) -> &'static str {
+        match self {
+            Solver::CondaLibmamba => "conda's libmamba solver refuses to override",
+            Solver::CondaClassic => {
+                "conda's classic solver would override for this install only and keep, so a later install would switch back"
+            }
+            Solver::Mamba => "mamba refuses to override",
+            Solver::Micromamba => "micromamba refuses to override",
+        }
+    }
 }
 
 /// Why `apply` will not do it, with what would work instead.
@@ -66,6 +130,29 @@ pub struct PinnedEdit {
     pub new_pin: Option<String>,
 }
 
+/// A `pinned_packages` entry of a `.condarc` (or `CONDA_PINNED_PACKAGES`) that blocks the
+/// switch: conda applies it to every environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigPin {
+    pub spec: String,
+    /// The file that sets it (None: an environment variable, named in `origin`).
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub origin: Option<String>,
+}
+
+impl ConfigPin {
+    /// "~/.condarc, line 4" / "CONDA_PINNED_PACKAGES".
+    pub fn location(&self) -> String {
+        match (&self.file, self.line, &self.origin) {
+            (Some(f), Some(l), _) => format!("{}, line {l}", f.display()),
+            (Some(f), None, _) => f.display().to_string(),
+            (None, _, Some(o)) => o.clone(),
+            _ => "the configuration".into(),
+        }
+    }
+}
+
 /// A switch to perform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -76,10 +163,17 @@ pub struct Plan {
     pub target: BlasImpl,
     /// The MatchSpecs handed to the frontend, unquoted.
     pub specs: Vec<String>,
+    /// What changes the environment, in order (empty: only pins change, NumPy already runs the
+    /// target).
     pub steps: Vec<Step>,
     pub pinned: PinnedEdit,
+    /// `pinned_packages` entries taken out of their `.condarc` before installing (with
+    /// `--edit-condarc`), restored if anything fails.
+    pub config_pins: Vec<ConfigPin>,
     /// Lines for a person: what changes and why.
     pub summary: Vec<String>,
+    /// What the user should weigh before saying yes (MKL on an AMD CPU, ...).
+    pub warnings: Vec<String>,
 }
 
 /// The verdict of [`plan`].
@@ -350,14 +444,8 @@ pub fn plan(facts: &Facts, req: &Request) -> Result<Decision, Refusal> {
         let linked = facts.linkage.as_ref().map(|l| l.implementation);
         let loaded = facts.runtime.as_ref().map(|r| r.implementation);
         if current == target && runs_target(linked) && runs_target(loaded) {
-            return Ok(Decision::AlreadyOn {
-                backend: target,
-                summary: format!(
-                    "{} already runs {}: nothing to do",
-                    prefix.display(),
-                    target.display_name()
-                ),
-            });
+            // Already there; only a pin that asks for another backend is left to change.
+            return pins_only(facts, req, family, subdir, current);
         }
         match family {
             ChannelFamily::CondaForge => {
@@ -403,13 +491,17 @@ pub fn plan(facts: &Facts, req: &Request) -> Result<Decision, Refusal> {
         family,
         target,
         req.no_pin,
+        &|l| pinspec::conflicts(l, target),
     );
+    let config_pins = config_pins(facts, req, &|l| pinspec::conflicts(l, target))?;
     if !pinned.conflicting.is_empty() {
         summary.push(format!(
-            "conda-meta/pinned holds {} which libmamba would refuse to override; it is taken out before installing (and restored if anything fails)",
-            pinned.conflicting.join(", ")
+            "conda-meta/pinned holds {}, which {}; it is taken out before installing (and put back if anything fails)",
+            quoted_list(&pinned.conflicting),
+            req.solver.refuses()
         ));
     }
+    summary.extend(config_pin_lines(&config_pins, req.solver));
     if let Some(p) = &pinned.new_pin {
         summary.push(format!("after success, pin `{p}` in conda-meta/pinned"));
     }
@@ -422,8 +514,182 @@ pub fn plan(facts: &Facts, req: &Request) -> Result<Decision, Refusal> {
         specs,
         steps,
         pinned,
+        config_pins,
         summary,
+        warnings: warnings(facts, target),
     })))
+}
+
+/// NumPy already runs `target`: nothing to do, unless a pin asks for another backend (then the
+/// plan only rewrites the pins, so that the next install does not switch back).
+fn pins_only(
+    facts: &Facts,
+    req: &Request,
+    family: ChannelFamily,
+    subdir: String,
+    current: BlasImpl,
+) -> Result<Decision, Refusal> {
+    let target = req.target;
+    let prefix = facts.environment.prefix.clone();
+    let contradicts = |l: &str| pinspec::contradicts(l, target, false);
+    let pinned = pinned_edit(
+        &prefix.join("conda-meta").join("pinned"),
+        req.pinned_text.as_deref(),
+        family,
+        target,
+        req.no_pin,
+        &contradicts,
+    );
+    let config_pins = config_pins(facts, req, &contradicts)?;
+    if pinned.conflicting.is_empty() && config_pins.is_empty() {
+        return Ok(Decision::AlreadyOn {
+            backend: target,
+            summary: format!(
+                "{} already runs {}: nothing to do",
+                prefix.display(),
+                target.display_name()
+            ),
+        });
+    }
+    let mut summary = vec![format!(
+        "NumPy already runs {}; nothing is installed, only the pins that ask for another BLAS change (the next install or update would switch to what they ask for)",
+        target.display_name()
+    )];
+    if !pinned.conflicting.is_empty() {
+        summary.push(format!(
+            "take {} out of conda-meta/pinned",
+            quoted_list(&pinned.conflicting)
+        ));
+    }
+    summary.extend(config_pin_lines(&config_pins, req.solver));
+    if let Some(p) = &pinned.new_pin {
+        summary.push(format!("pin `{p}` in conda-meta/pinned"));
+    }
+    // Nothing runs between taking the old line out and writing the new one.
+    let mut pinned = pinned;
+    if pinned.after_success.is_none() {
+        pinned.after_success = pinned.before_install.clone();
+    }
+    pinned.before_install = None;
+    Ok(Decision::Switch(Box::new(Plan {
+        prefix,
+        family,
+        subdir,
+        current,
+        target,
+        specs: Vec::new(),
+        steps: Vec::new(),
+        pinned,
+        config_pins,
+        summary,
+        warnings: warnings(facts, target),
+    })))
+}
+
+/// `a`, `b` for a sentence.
+fn quoted_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The `pinned_packages` entries that `blocks`; a refusal that says where each is and how to
+/// change it unless `--edit-condarc` was given (or one comes from a variable, which blasfix
+/// cannot change).
+fn config_pins(
+    facts: &Facts,
+    req: &Request,
+    blocks: &dyn Fn(&str) -> bool,
+) -> Result<Vec<ConfigPin>, Refusal> {
+    let pins: Vec<ConfigPin> = facts
+        .channels
+        .config
+        .pinned_packages
+        .iter()
+        .filter(|p| blocks(&p.value))
+        .map(|p| ConfigPin {
+            spec: p.value.clone(),
+            file: p.file.clone(),
+            line: p.line,
+            origin: p.origin.clone(),
+        })
+        .collect();
+    if pins.is_empty() {
+        return Ok(pins);
+    }
+    let listed = pins
+        .iter()
+        .map(|p| format!("`{}` ({})", p.spec, p.location()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let from_var: Vec<&ConfigPin> = pins.iter().filter(|p| p.file.is_none()).collect();
+    if !from_var.is_empty() {
+        let var = from_var[0]
+            .origin
+            .clone()
+            .unwrap_or_else(|| "CONDA_PINNED_PACKAGES".into());
+        return Err(Refusal {
+            message: format!(
+                "pinned_packages holds {listed}, which {} for every environment; blasfix cannot change an environment variable",
+                req.solver.refuses()
+            ),
+            alternatives: Vec::new(),
+            hint: Some(format!(
+                "remove `{}` from {var} (and from the shell profile that sets it), then rerun",
+                from_var[0].spec
+            )),
+        });
+    }
+    if !req.edit_condarc {
+        let commands = pins
+            .iter()
+            .map(condarc_remove_command)
+            .collect::<Vec<_>>()
+            .join(" && ");
+        return Err(Refusal {
+            message: format!(
+                "pinned_packages holds {listed}, which {}; conda applies it to every environment, so it must be changed where it is set",
+                req.solver.refuses()
+            ),
+            alternatives: Vec::new(),
+            hint: Some(format!(
+                "remove it ({commands}), or rerun with --edit-condarc to let blasfix take it out (put back if anything fails)"
+            )),
+        });
+    }
+    Ok(pins)
+}
+
+/// The command that takes a `pinned_packages` entry out of its file.
+pub fn condarc_remove_command(p: &ConfigPin) -> String {
+    let file = p
+        .file
+        .as_ref()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    crate::diagnose::fix::condarc_remove_command(&file, &p.spec)
+}
+
+fn config_pin_lines(pins: &[ConfigPin], solver: Solver) -> Vec<String> {
+    pins.iter()
+        .map(|p| {
+            format!(
+                "pinned_packages in {} holds `{}`, which {}; it is taken out of that file before installing (put back if anything fails) and stays out: it applied to every environment",
+                p.location(),
+                p.spec,
+                solver.refuses()
+            )
+        })
+        .collect()
+}
+
+/// What to weigh before switching to `target` on this machine.
+fn warnings(facts: &Facts, target: BlasImpl) -> Vec<String> {
+    crate::diagnose::rules::backend::mkl_slow_here(facts, target)
+        .into_iter()
+        .collect()
 }
 
 impl Plan {
@@ -461,135 +727,27 @@ pub fn install_args(
     a
 }
 
-/// Packages whose pin decides the BLAS.
-const BLAS_PIN_NAMES: &[&str] = &[
-    "libblas",
-    "libcblas",
-    "liblapack",
-    "liblapacke",
-    "blas",
-    "blas-devel",
-    "nomkl",
-    "mkl-devel",
-];
-
-/// The package name and build glob of a MatchSpec line (`libblas=*=*mkl`, `libblas * *mkl`,
-/// `conda-forge::libblas[build=*mkl]`, `"blas=*=mkl"`), lowercase.
-pub fn spec_name_build(line: &str) -> Option<(String, Option<String>)> {
-    let s = line.trim().trim_matches(|c| c == '"' || c == '\'').trim();
-    if s.is_empty() || s.starts_with('#') {
-        return None;
-    }
-    let s = s.rsplit("::").next().unwrap_or(s);
-    let (head, bracket) = match s.find('[') {
-        Some(i) => (&s[..i], Some(s[i + 1..].trim_end_matches(']'))),
-        None => (s, None),
-    };
-    let end = head
-        .find(|c: char| c.is_whitespace() || matches!(c, '=' | '<' | '>' | '!' | '~'))
-        .unwrap_or(head.len());
-    let name = head[..end].trim().to_ascii_lowercase();
-    if name.is_empty() {
-        return None;
-    }
-    let rest = head[end..].trim();
-    let mut build = None;
-    if let Some(b) = bracket {
-        for kv in b.split(',') {
-            if let Some((k, v)) = kv.split_once('=')
-                && k.trim() == "build"
-            {
-                build = Some(v.trim().trim_matches(|c| c == '"' || c == '\'').to_string());
-            }
-        }
-    }
-    if build.is_none() {
-        if let Some(r) = rest.strip_prefix('=') {
-            // name=version=build
-            build = r.split_once('=').map(|(_, b)| b.trim().to_string());
-        } else {
-            let parts: Vec<&str> = rest.split_whitespace().collect();
-            if parts.len() >= 2 {
-                build = Some(parts[1].to_string());
-            }
-        }
-    }
-    Some((name, build.filter(|b| !b.is_empty())))
-}
-
-/// Whether a pinned line keeps the solver from switching to `target` (pure).
-pub fn pin_conflicts(line: &str, target: BlasImpl) -> bool {
-    let Some((name, build)) = spec_name_build(line) else {
-        return false;
-    };
-    if !BLAS_PIN_NAMES.contains(&name.as_str()) {
-        return false;
-    }
-    if name == "nomkl" {
-        return target == BlasImpl::Mkl;
-    }
-    if name == "mkl-devel" {
-        return target != BlasImpl::Mkl;
-    }
-    match build {
-        Some(b) => {
-            let b = b.trim_matches('*');
-            let imp = blas::impl_from_build_suffix(b).or(match b {
-                "mkl" => Some(BlasImpl::Mkl),
-                "openblas" => Some(BlasImpl::Openblas),
-                "blis" => Some(BlasImpl::Blis),
-                "accelerate" | "newaccelerate" => Some(BlasImpl::Accelerate),
-                "netlib" => Some(BlasImpl::Netlib),
-                _ => None,
-            });
-            imp.is_some_and(|i| i != target)
-        }
-        // A bare name locks the installed build under libmamba; a version alone does not.
-        None => line
-            .trim()
-            .trim_matches(|c| c == '"' || c == '\'')
-            .trim()
-            .eq_ignore_ascii_case(&name),
-    }
-}
-
-/// Whether a pinned line already selects `target` the way `family` spells it.
-fn pin_selects(line: &str, family: ChannelFamily, target: BlasImpl) -> bool {
-    let quoted = line.trim().starts_with('"') || line.trim().starts_with('\'');
-    let want = if family == ChannelFamily::CondaForge {
-        "libblas"
-    } else {
-        "blas"
-    };
-    !quoted
-        && spec_name_build(line).is_some_and(|(n, b)| {
-            n == want && b.is_some_and(|b| b.trim_matches('*') == target.as_str())
-        })
-}
-
-/// The edit of `conda-meta/pinned` for a switch (pure; other lines kept byte for byte).
+/// The edit of `conda-meta/pinned` for a switch: the lines that `blocks` taken out, the new pin
+/// added (pure; other lines kept byte for byte).
 pub fn pinned_edit(
     file: &Path,
     text: Option<&str>,
     family: ChannelFamily,
     target: BlasImpl,
     no_pin: bool,
+    blocks: &dyn Fn(&str) -> bool,
 ) -> PinnedEdit {
     let original = text.unwrap_or("");
     let lines: Vec<&str> = original.split_inclusive('\n').collect();
     let bare = |l: &str| l.trim_end_matches(['\n', '\r']).to_string();
     let conflicting: Vec<String> = lines
         .iter()
-        .filter(|l| pin_conflicts(l, target))
+        .filter(|l| blocks(l))
         .map(|l| bare(l))
         .collect();
-    let kept: String = lines
-        .iter()
-        .filter(|l| !pin_conflicts(l, target))
-        .copied()
-        .collect();
+    let kept: String = lines.iter().filter(|l| !blocks(l)).copied().collect();
     let before_install = (!conflicting.is_empty()).then(|| kept.clone());
-    let already = lines.iter().any(|l| pin_selects(l, family, target));
+    let already = lines.iter().any(|l| pinspec::selects(l, family, target));
     let new_pin = (!no_pin && !already)
         .then(|| blas_spec(family, target))
         .flatten();
@@ -890,6 +1048,7 @@ mod tests {
             ChannelFamily::Defaults,
             BlasImpl::Mkl,
             true,
+            &|l| pinspec::conflicts(l, BlasImpl::Mkl),
         );
         assert_eq!(e.before_install.as_deref(), Some("numpy 1.26.*"));
         assert_eq!(e.after_success, None);
@@ -904,6 +1063,7 @@ mod tests {
             ChannelFamily::CondaForge,
             BlasImpl::Mkl,
             false,
+            &|l| pinspec::conflicts(l, BlasImpl::Mkl),
         );
         assert_eq!(e.before_install, None);
         assert_eq!(e.after_success.as_deref(), Some("libblas=*=*mkl\n"));
@@ -913,6 +1073,7 @@ mod tests {
             ChannelFamily::CondaForge,
             BlasImpl::Mkl,
             false,
+            &|l| pinspec::conflicts(l, BlasImpl::Mkl),
         );
         assert_eq!(
             e.after_success.as_deref(),
@@ -928,26 +1089,10 @@ mod tests {
             ChannelFamily::CondaForge,
             BlasImpl::Mkl,
             false,
+            &|l| pinspec::conflicts(l, BlasImpl::Mkl),
         );
         assert!(e.conflicting.is_empty());
         assert_eq!(e.after_success, None);
-    }
-
-    #[test]
-    fn pin_conflict_forms() {
-        use BlasImpl::*;
-        assert!(pin_conflicts("libblas * *openblas", Mkl));
-        assert!(pin_conflicts("conda-forge::libblas[build=*openblas]", Mkl));
-        assert!(pin_conflicts("\"libblas=*=*openblas\"", Mkl));
-        assert!(pin_conflicts("liblapack=3.9.0=20_linux64_openblas", Mkl));
-        assert!(pin_conflicts("blas=*=openblas", Mkl));
-        assert!(pin_conflicts("nomkl", Mkl));
-        assert!(!pin_conflicts("nomkl", Openblas));
-        assert!(pin_conflicts("libblas", Mkl));
-        assert!(!pin_conflicts("libblas 3.9.*", Mkl));
-        assert!(!pin_conflicts("libblas=*=*mkl", Mkl));
-        assert!(!pin_conflicts("numpy 1.26.*", Mkl));
-        assert!(!pin_conflicts("# libblas=*=*openblas", Mkl));
     }
 
     #[test]
@@ -985,5 +1130,158 @@ mod tests {
         assert_eq!(conda_family(&f), Some(ChannelFamily::Defaults));
         let r = plan(&f, &req(BlasImpl::Blis)).unwrap_err();
         assert_eq!(r.alternatives, vec![BlasImpl::Mkl, BlasImpl::Openblas]);
+    }
+
+    fn condarc_pin(spec: &str, line: usize) -> crate::facts::condarc::Sourced<String> {
+        crate::facts::condarc::Sourced {
+            value: spec.into(),
+            file: Some(PathBuf::from("/home/u/.condarc")),
+            line: Some(line),
+            origin: None,
+        }
+    }
+
+    /// Case 1 of issue 13: the BLAS runs OpenBLAS but pinned still says MKL: not "nothing to
+    /// do", but a plan that only rewrites the pin.
+    #[test]
+    fn already_on_target_with_a_contradicting_pin_rewrites_only_the_pin() {
+        let mut rq = req(BlasImpl::Openblas);
+        rq.pinned_text = Some("python 3.12.*\nlibblas=*=*mkl\n".into());
+        let p = switch(plan(&cf_linux_openblas(), &rq).unwrap());
+        assert!(p.steps.is_empty());
+        assert_eq!(p.pinned.conflicting, vec!["libblas=*=*mkl"]);
+        assert_eq!(p.pinned.before_install, None);
+        assert_eq!(
+            p.pinned.after_success.as_deref(),
+            Some("python 3.12.*\nlibblas=*=*openblas\n")
+        );
+        assert!(
+            p.summary[0].contains("nothing is installed"),
+            "{:?}",
+            p.summary
+        );
+        // --no-pin: the contradicting line still goes, nothing new is written.
+        rq.no_pin = true;
+        let p = switch(plan(&cf_linux_openblas(), &rq).unwrap());
+        assert_eq!(p.pinned.after_success.as_deref(), Some("python 3.12.*\n"));
+        // A bare name locks what runs: nothing to do.
+        rq.pinned_text = Some("libblas\n".into());
+        assert!(matches!(
+            plan(&cf_linux_openblas(), &rq).unwrap(),
+            Decision::AlreadyOn { .. }
+        ));
+    }
+
+    #[test]
+    fn the_plan_names_the_solver_in_use() {
+        let mut rq = req(BlasImpl::Mkl);
+        rq.pinned_text = Some("libblas=*=*openblas\n".into());
+        for (solver, words) in [
+            (Solver::CondaLibmamba, "conda's libmamba solver refuses"),
+            (Solver::CondaClassic, "classic solver would override"),
+            (Solver::Micromamba, "micromamba refuses"),
+        ] {
+            rq.solver = solver;
+            let p = switch(plan(&cf_linux_openblas(), &rq).unwrap());
+            assert!(
+                p.summary.iter().any(|l| l.contains(words)),
+                "{words}: {:?}",
+                p.summary
+            );
+            assert!(!p.summary.iter().any(|l| l.contains("libmamba would")));
+        }
+        use super::super::frontend::FrontendKind::*;
+        assert_eq!(Solver::of(Conda, None, None), Solver::CondaLibmamba);
+        assert_eq!(
+            Solver::of(Conda, Some("classic"), None),
+            Solver::CondaClassic
+        );
+        assert_eq!(
+            Solver::of(Conda, None, Some("23.7.4")),
+            Solver::CondaClassic
+        );
+        assert_eq!(
+            Solver::of(Conda, None, Some("26.7.1")),
+            Solver::CondaLibmamba
+        );
+        assert_eq!(
+            Solver::of(Conda, Some("libmamba"), Some("22.11.1")),
+            Solver::CondaLibmamba
+        );
+        assert_eq!(
+            Solver::of(Micromamba, Some("classic"), None),
+            Solver::Micromamba
+        );
+        assert_eq!(Solver::of(Mamba, None, None), Solver::Mamba);
+    }
+
+    /// Case 6: `pinned_packages` in a .condarc is planned around: refused with where it is and
+    /// the command that removes it, or taken out with --edit-condarc.
+    #[test]
+    fn condarc_pins_are_refused_with_their_place_or_taken_out_when_asked() {
+        let mut f = cf_linux_openblas();
+        f.channels.config.pinned_packages = vec![
+            condarc_pin("python 3.12.*", 3),
+            condarc_pin("libblas=*=*openblas", 4),
+        ];
+        let r = plan(&f, &req(BlasImpl::Mkl)).unwrap_err();
+        assert!(
+            r.message.contains("/home/u/.condarc, line 4"),
+            "{}",
+            r.message
+        );
+        let hint = r.hint.unwrap();
+        assert!(hint.contains("conda config --file /home/u/.condarc --remove pinned_packages 'libblas=*=*openblas'"), "{hint}");
+        assert!(hint.contains("--edit-condarc"), "{hint}");
+        let mut rq = req(BlasImpl::Mkl);
+        rq.edit_condarc = true;
+        let p = switch(plan(&f, &rq).unwrap());
+        assert_eq!(p.config_pins.len(), 1);
+        assert_eq!(p.config_pins[0].line, Some(4));
+        assert!(p.summary.iter().any(|l| l.contains("every environment")));
+        // From a variable: blasfix cannot change it.
+        f.channels.config.pinned_packages = vec![crate::facts::condarc::Sourced {
+            value: "libblas=*=*openblas".into(),
+            file: None,
+            line: None,
+            origin: Some("CONDA_PINNED_PACKAGES".into()),
+        }];
+        let r = plan(&f, &rq).unwrap_err();
+        assert!(r.hint.unwrap().contains("CONDA_PINNED_PACKAGES"));
+        // Already on target with a contradicting condarc pin: a pin-only plan.
+        f.channels.config.pinned_packages = vec![condarc_pin("libblas=*=*mkl", 2)];
+        let mut rq = req(BlasImpl::Openblas);
+        rq.edit_condarc = true;
+        let p = switch(plan(&f, &rq).unwrap());
+        assert!(p.steps.is_empty());
+        assert_eq!(p.config_pins[0].spec, "libblas=*=*mkl");
+        assert_eq!(
+            p.pinned.after_success.as_deref(),
+            Some("libblas=*=*openblas\n")
+        );
+    }
+
+    #[test]
+    fn mkl_on_an_amd_cpu_is_a_warning_in_the_plan_and_the_question() {
+        let mut f = cf_linux_openblas();
+        f.machine.vendor = "AuthenticAMD".into();
+        f.machine.vendor_family = crate::facts::cpu::VendorFamily::Amd;
+        let p = switch(plan(&f, &req(BlasImpl::Mkl)).unwrap());
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].contains("GenuineIntel"), "{:?}", p.warnings);
+        let q = crate::render::apply::question(&p);
+        assert!(
+            q.ends_with("to Intel MKL despite the warning above?"),
+            "{q}"
+        );
+        let lines = crate::render::apply::plan_lines(&p, &[]).join("\n");
+        assert!(
+            lines.contains("warning: MKL picks its fast code paths"),
+            "{lines}"
+        );
+        // Intel: no warning, the plain question.
+        let p = switch(plan(&cf_linux_openblas(), &req(BlasImpl::Mkl)).unwrap());
+        assert!(p.warnings.is_empty());
+        assert!(crate::render::apply::question(&p).ends_with("to Intel MKL?"));
     }
 }

@@ -41,9 +41,9 @@ pub fn run(args: &BenchArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     )?;
 
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::render::out::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", table::render(&report));
+        crate::render::out::out!("{}", table::render(&report));
     }
     Ok(EXIT_OK)
 }

@@ -1,9 +1,6 @@
 //! `blasfix completions <shell>`: the shell completion script, generated from the clap
 //! definitions so it never drifts from the real options.
 
-use std::io::Write;
-
-use anyhow::Context;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
@@ -19,16 +16,9 @@ pub fn script(shell: Shell) -> Vec<u8> {
 }
 
 pub fn run(args: &CompletionsArgs) -> anyhow::Result<u8> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(&script(args.shell))
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => Ok(EXIT_OK),
-        // `blasfix completions bash | head` is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
-        Err(e) => Err(e).context("writing the completion script to stdout"),
-    }
+    // `blasfix completions bash | head` is not an error.
+    crate::render::out::stdout_bytes(&script(args.shell));
+    Ok(EXIT_OK)
 }
 
 #[cfg(test)]

@@ -17,12 +17,12 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let found = rules::evaluate(&facts);
     let rec = recommend::recommend(&facts);
     if args.json {
-        println!(
+        crate::render::out::outln!(
             "{}",
             serde_json::to_string_pretty(&report::json(&facts, &found, &rec))?
         );
     } else {
-        print!(
+        crate::render::out::out!(
             "{}",
             report::human(&facts, &found, &rec, global.verbose > 0, global.quiet)
         );

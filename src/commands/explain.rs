@@ -12,7 +12,7 @@ pub fn run(args: &ExplainArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {
     let runtime = (!args.no_runtime).then(|| std::time::Duration::from_secs(args.timeout));
     let facts = super::gather::gather(&sel, &env, runtime)?;
     let rec = crate::diagnose::recommend::recommend(&facts);
-    print!(
+    crate::render::out::out!(
         "{}",
         crate::render::explain::render(&facts, &rec, args.topic.into())
     );

@@ -15,5 +15,12 @@ pub fn gather(
     env: &EnvSnapshot,
     runtime: Option<Duration>,
 ) -> anyhow::Result<Facts> {
-    facts::gather(&sel.into(), env, runtime).map_err(|e| UserError::usage(e.to_string()).into())
+    facts::gather(&sel.into(), env, runtime).map_err(|e| {
+        let hint = e.hint();
+        let err = UserError::usage(e.to_string());
+        match hint {
+            Some(h) => err.with_hint(h).into(),
+            None => err.into(),
+        }
+    })
 }

@@ -2,7 +2,7 @@
 //! show a unified diff, confirm, and write atomically with a backup beside the file
 //! (`<file>.bak`, e.g. `environment.yml.bak`).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::change::envfile::{self, Edited, ManifestKind, PinRequest};
@@ -16,7 +16,7 @@ pub fn run(args: &PinArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let Some(path) = &args.file else {
         let (req, said) = resolve(args, &[])?;
         say(global, &said);
-        print!("{}", envfile::pin_lines(&req));
+        crate::render::out::out!("{}", envfile::pin_lines(&req));
         return Ok(EXIT_OK);
     };
     let kind = ManifestKind::from_path(path);
@@ -50,9 +50,9 @@ pub fn run(args: &PinArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     report_changes(global, &edited);
     if edited.is_noop() {
         if args.stdout {
-            std::io::stdout().write_all(&edited.bytes)?;
+            crate::render::out::stdout_bytes(&edited.bytes);
         } else if !global.quiet {
-            eprintln!(
+            crate::render::out::errln!(
                 "{} already pins {}; nothing to change.",
                 path.display(),
                 req.backend.display_name()
@@ -61,25 +61,25 @@ pub fn run(args: &PinArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_OK);
     }
     if args.stdout {
-        std::io::stdout().write_all(&edited.bytes)?;
+        crate::render::out::stdout_bytes(&edited.bytes);
         return Ok(EXIT_OK);
     }
-    print!(
+    crate::render::out::out!(
         "{}",
         diff::diff(&edited.before, &edited.after, &path.display().to_string())
     );
     if args.dry_run {
-        eprintln!("--dry-run: {} not written.", path.display());
+        crate::render::out::errln!("--dry-run: {} not written.", path.display());
         return Ok(EXIT_OK);
     }
     if !confirm(args, path)? {
-        eprintln!("{} left unchanged.", path.display());
+        crate::render::out::errln!("{} left unchanged.", path.display());
         return Ok(EXIT_OK);
     }
     let backup = super::atomic::write_atomic(path, &edited.bytes, true)?;
     if !global.quiet {
         let s = Styles::stderr();
-        eprintln!(
+        crate::render::out::errln!(
             "{} wrote {} (the original is in {})",
             s.ok("done:"),
             path.display(),
@@ -117,21 +117,21 @@ fn create(
     )
     .map_err(|e| UserError::usage(e.to_string()))?;
     if args.stdout {
-        print!("{content}");
+        crate::render::out::out!("{content}");
         return Ok(EXIT_OK);
     }
-    print!("{}", diff::diff("", &content, &path.display().to_string()));
+    crate::render::out::out!("{}", diff::diff("", &content, &path.display().to_string()));
     if args.dry_run {
-        eprintln!("--dry-run: {} not created.", path.display());
+        crate::render::out::errln!("--dry-run: {} not created.", path.display());
         return Ok(EXIT_OK);
     }
     if !confirm(args, path)? {
-        eprintln!("{} not created.", path.display());
+        crate::render::out::errln!("{} not created.", path.display());
         return Ok(EXIT_OK);
     }
     super::atomic::write_atomic(path, content.as_bytes(), false)?;
     if !global.quiet {
-        eprintln!(
+        crate::render::out::errln!(
             "{} created {}",
             Styles::stderr().ok("done:"),
             path.display()
@@ -262,7 +262,7 @@ fn say(global: &GlobalArgs, lines: &[String]) {
     }
     let s = Styles::stderr();
     for l in lines {
-        eprintln!("{} {l}", s.dim("using"));
+        crate::render::out::errln!("{} {l}", s.dim("using"));
     }
 }
 
@@ -270,11 +270,11 @@ fn report_changes(global: &GlobalArgs, e: &Edited) {
     let s = Styles::stderr();
     if !global.quiet {
         for c in &e.changes {
-            eprintln!("{} {c}", s.info("change:"));
+            crate::render::out::errln!("{} {c}", s.info("change:"));
         }
     }
     for n in &e.notes {
-        eprintln!("{} {n}", s.warn("note:"));
+        crate::render::out::errln!("{} {n}", s.warn("note:"));
     }
 }
 

@@ -1,9 +1,14 @@
 //! The exact commands that fix a finding: `blasfix apply ...` and the raw frontend command it
-//! stands for on this environment's channel, with the environment named as conda would need it.
+//! stands for on this environment's channel, with the environment named as conda would need it
+//! (`-n` only for an environment conda's `-n` finds, else `-p`). A pin that would block the
+//! switch or switch it back (`conda-meta/pinned`, `pinned_packages`) is handled in both: the
+//! raw command edits it first, `blasfix apply` does it itself (with `--edit-condarc` for a
+//! `.condarc`).
 
 use crate::facts::Facts;
 use crate::facts::blas::{BlasImpl, ChannelFamily};
 use crate::facts::envs::EnvKind;
+use crate::facts::pinspec;
 
 use super::platform::env_family;
 
@@ -47,6 +52,11 @@ fn env_args(f: &Facts, for_blasfix: bool) -> String {
     }
 }
 
+/// ` -n NAME` / ` -p PREFIX` for a `blasfix` command (empty for the active environment).
+pub fn env_selector(f: &Facts) -> String {
+    env_args(f, true)
+}
+
 /// The install command a frontend runs for a conda spec switch.
 fn frontend_name(f: &Facts) -> &'static str {
     match f.environment.kind {
@@ -56,8 +66,184 @@ fn frontend_name(f: &Facts) -> &'static str {
     }
 }
 
+/// The pins that `blocks` (`conda-meta/pinned` lines, `pinned_packages` entries from files and
+/// from variables).
+pub struct BlockingPins {
+    pub pinned: Vec<String>,
+    /// (file, spec) of `pinned_packages` entries set in a `.condarc`.
+    pub condarc: Vec<(String, String)>,
+    /// (variable, spec) of entries set by `CONDA_PINNED_PACKAGES`.
+    pub vars: Vec<(String, String)>,
+}
+
+impl BlockingPins {
+    pub fn of(f: &Facts, blocks: &dyn Fn(&str, bool) -> bool) -> Self {
+        let mut out = BlockingPins {
+            pinned: Vec::new(),
+            condarc: Vec::new(),
+            vars: Vec::new(),
+        };
+        for l in &f.prefix.pinned {
+            if blocks(&l.text, true) {
+                out.pinned.push(l.text.clone());
+            }
+        }
+        for p in &f.channels.config.pinned_packages {
+            if !blocks(&p.value, false) {
+                continue;
+            }
+            match (&p.file, &p.origin) {
+                (Some(file), _) => out
+                    .condarc
+                    .push((file.to_string_lossy().into_owned(), p.value.clone())),
+                (None, origin) => out.vars.push((
+                    origin
+                        .clone()
+                        .unwrap_or_else(|| "CONDA_PINNED_PACKAGES".into()),
+                    p.value.clone(),
+                )),
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pinned.is_empty() && self.condarc.is_empty() && self.vars.is_empty()
+    }
+}
+
+/// `conda config --file FILE --remove pinned_packages 'SPEC'`.
+pub fn condarc_remove_command(file: &str, spec: &str) -> String {
+    format!(
+        "conda config --file {} --remove pinned_packages {}",
+        shell_quote(file),
+        shell_quote(spec)
+    )
+}
+
+/// A POSIX basic regular expression matching `s` literally, for sed with `/` delimiters.
+fn bre_literal(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.[]*^$/".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Commands that take the blocking pins out (and, for `conda-meta/pinned`, pin `to` instead),
+/// run before the install; None when there is nothing to edit. On Windows they are said in
+/// words (no sed there).
+fn pin_edit_commands(f: &Facts, pins: &BlockingPins, to: BlasImpl) -> Vec<String> {
+    let mut cmds = Vec::new();
+    let pinned_file = f.environment.prefix.join("conda-meta").join("pinned");
+    let file = shell_quote(&pinned_file.to_string_lossy());
+    let windows = super::platform::env_subdir(f).starts_with("win-");
+    let new_pin =
+        crate::facts::blas::switch_spec(super::platform::env_family(f), to).filter(|_| {
+            !f.prefix
+                .pinned
+                .iter()
+                .any(|l| pinspec::selects(&l.text, super::platform::env_family(f), to))
+        });
+    if !pins.pinned.is_empty() {
+        if windows {
+            let mut said = format!(
+                "edit {}: remove {}",
+                pinned_file.display(),
+                pins.pinned
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if let Some(p) = &new_pin {
+                said.push_str(&format!(", add `{p}`"));
+            }
+            cmds.push(said);
+        } else {
+            let exprs: Vec<String> = pins
+                .pinned
+                .iter()
+                .map(|p| {
+                    shell_quote(&format!(
+                        "/^[[:space:]]*{}[[:space:]]*$/d",
+                        bre_literal(p.trim())
+                    ))
+                })
+                .map(|e| format!("-e {e}"))
+                .collect();
+            cmds.push(format!("sed -i.bak {} {file}", exprs.join(" ")));
+            if let Some(p) = &new_pin {
+                cmds.push(format!("echo {} >> {file}", shell_quote(p)));
+            }
+        }
+    }
+    for (file, spec) in &pins.condarc {
+        cmds.push(condarc_remove_command(file, spec));
+    }
+    for (var, spec) in &pins.vars {
+        cmds.push(format!(
+            "unset {var}  # it holds `{spec}`; remove it from your shell profile too"
+        ));
+    }
+    cmds
+}
+
 /// The exact `blasfix apply` command and the raw command it stands for, for a switch to `to`.
+/// Pins that would block it are part of both.
 pub fn switch_fix(f: &Facts, to: BlasImpl) -> (Option<String>, Option<String>) {
+    let pins = BlockingPins::of(f, &|l, quoted_ignored| {
+        pinspec::conflicts(l, to) && !(quoted_ignored && is_quoted(l))
+    });
+    let (fix, raw) = install_fix(f, to);
+    let edit_condarc = if pins.condarc.is_empty() {
+        ""
+    } else {
+        " --edit-condarc"
+    };
+    let fix = fix.map(|x| format!("{x}{edit_condarc}"));
+    let edits = pin_edit_commands(f, &pins, to);
+    let raw = raw.map(|r| {
+        if edits.is_empty() {
+            r
+        } else {
+            format!("{} && {r}", edits.join(" && "))
+        }
+    });
+    (fix, raw)
+}
+
+/// The fix for pins that ask for another backend than `running`, which runs: `blasfix apply
+/// --backend RUNNING` (it only rewrites the pins) and the edits it stands for.
+pub fn pin_fix(
+    f: &Facts,
+    running: BlasImpl,
+    pins: &BlockingPins,
+) -> (Option<String>, Option<String>) {
+    let edit_condarc = if pins.condarc.is_empty() {
+        ""
+    } else {
+        " --edit-condarc"
+    };
+    let fix = format!(
+        "blasfix apply --backend {}{}{edit_condarc}",
+        running.as_str(),
+        env_args(f, true)
+    );
+    let edits = pin_edit_commands(f, pins, running);
+    (Some(fix), (!edits.is_empty()).then(|| edits.join(" && ")))
+}
+
+fn is_quoted(l: &str) -> bool {
+    let t = l.trim();
+    t.starts_with(['"', '\'']) || t.ends_with(['"', '\''])
+}
+
+/// `blasfix apply` and the bare install command for a switch to `to`.
+fn install_fix(f: &Facts, to: BlasImpl) -> (Option<String>, Option<String>) {
     let family = env_family(f);
     let fix = Some(format!(
         "blasfix apply --backend {}{}",

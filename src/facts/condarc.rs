@@ -99,6 +99,14 @@ pub struct CondaConfig {
     pub allow_other_channels: Option<Sourced<String>>,
     /// `.mambarc` files (and `$MAMBARC`) that exist: read by mamba/micromamba only, not merged.
     pub mamba_only_files: Vec<PathBuf>,
+    /// `envs_dirs` (alias `envs_path`; `CONDA_ENVS_DIRS`/`CONDA_ENVS_PATH`), as configured:
+    /// where `-n NAME` looks first, before the built-in dirs.
+    pub envs_dirs: Vec<Sourced<String>>,
+    /// `solver` (`classic` or `libmamba`; alias `experimental_solver`; `CONDA_SOLVER`).
+    pub solver: Option<Sourced<String>>,
+    /// Journals (`<file>.blasfix-backup`) left beside configuration files by an interrupted
+    /// `blasfix apply --edit-condarc`.
+    pub leftover_journals: Vec<PathBuf>,
 }
 
 /// One entry of the effective channel list.
@@ -296,6 +304,15 @@ pub fn load(env: &EnvSnapshot, prefix: Option<&Path>) -> CondaConfig {
         }
     }
     let mut cfg = merge_sources(sources, env, problems);
+    cfg.leftover_journals = files
+        .iter()
+        .map(|f| {
+            let mut name = f.path.file_name().unwrap_or_default().to_os_string();
+            name.push(".blasfix-backup");
+            f.path.with_file_name(name)
+        })
+        .filter(|j| j.is_file())
+        .collect();
     cfg.files = files;
     cfg.mamba_only_files = mamba_rc_paths(env, prefix)
         .into_iter()
@@ -506,6 +523,8 @@ const TRACKED: &[(&str, &[&str], Shape)] = &[
     ),
     ("channel_priority", &["channel_priority"], Shape::Scalar),
     ("pinned_packages", &["pinned_packages"], Shape::Seq),
+    ("envs_dirs", &["envs_dirs", "envs_path"], Shape::Seq),
+    ("solver", &["solver", "experimental_solver"], Shape::Scalar),
     (
         "allowlist_channels",
         &["allowlist_channels", "whitelist_channels"],
@@ -522,6 +541,7 @@ const TRACKED: &[(&str, &[&str], Shape)] = &[
 /// Keys that take `${VAR}` expansion in conda.
 const EXPANDED: &[&str] = &[
     "channels",
+    "envs_dirs",
     "default_channels",
     "channel_alias",
     "custom_channels",
@@ -1071,6 +1091,9 @@ fn osa_distance(a: &str, b: &str) -> usize {
 // ---------------------------------------------------------------------------------------------
 // Merging
 
+/// `os.pathsep`, which separates `envs_dirs` in a variable.
+const PATH_SEP: &str = if cfg!(windows) { ";" } else { ":" };
+
 /// `CONDA_*` variables conda reads for the tracked keys: (variable, key, list delimiter).
 const ENV_KEYS: &[(&str, &str, Option<&str>)] = &[
     ("CONDA_CHANNELS", "channels", Some(",")),
@@ -1079,6 +1102,10 @@ const ENV_KEYS: &[(&str, &str, Option<&str>)] = &[
     ("CONDA_CHANNEL_ALIAS", "channel_alias", None),
     ("CONDA_CHANNEL_PRIORITY", "channel_priority", None),
     ("CONDA_PINNED_PACKAGES", "pinned_packages", Some("&")),
+    ("CONDA_ENVS_DIRS", "envs_dirs", Some(PATH_SEP)),
+    ("CONDA_ENVS_PATH", "envs_dirs", Some(PATH_SEP)),
+    ("CONDA_SOLVER", "solver", None),
+    ("CONDA_EXPERIMENTAL_SOLVER", "solver", None),
     ("CONDA_ALLOWLIST_CHANNELS", "allowlist_channels", Some(",")),
     ("CONDA_WHITELIST_CHANNELS", "allowlist_channels", Some(",")),
     ("CONDA_DENYLIST_CHANNELS", "denylist_channels", Some(",")),
@@ -1301,6 +1328,9 @@ fn merge_sources(
         denylist_channels: seq_of(&sources, "denylist_channels").0,
         allow_other_channels: scalar_of(&sources, "allow_other_channels"),
         mamba_only_files: Vec::new(),
+        envs_dirs: seq_of(&sources, "envs_dirs").0,
+        solver: scalar_of(&sources, "solver"),
+        leftover_journals: Vec::new(),
     }
 }
 

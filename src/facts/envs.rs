@@ -1,7 +1,10 @@
-//! Finding the environment to diagnose, the way conda does: `-p PATH`, `-n NAME` in the envs
-//! dirs (`envs_dirs`, `$CONDA_ROOT/envs`, `~/.conda/envs`, `$MAMBA_ROOT_PREFIX/envs`,
-//! `~/.conda/environments.txt`, `.pixi/envs/*`), else the active `CONDA_PREFIX`, `VIRTUAL_ENV`,
-//! else the `python3` on PATH; and telling what manages it.
+//! Finding the environment to diagnose, the way conda does: `-p PATH`; `-n NAME` exactly as
+//! conda's `-n` (only its envs dirs: `envs_dirs` from `.condarc` and `CONDA_ENVS_DIRS`, then
+//! `<root>/envs` and `~/.conda/envs`, in the order root writability decides; `base`), so that a
+//! printed `conda install -n NAME` finds the same environment; else the active `CONDA_PREFIX`,
+//! `VIRTUAL_ENV`, else the `python3` on PATH; and telling what manages it. A name conda's `-n`
+//! would not find is an error that says where an environment of that name does exist
+//! (`~/.conda/environments.txt`, `$MAMBA_ROOT_PREFIX/envs`, `.pixi/envs`).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -67,8 +70,15 @@ pub struct Selector {
 /// Errors finding an environment.
 #[derive(Debug, thiserror::Error)]
 pub enum LocateError {
-    #[error("no environment named `{name}` in {searched}")]
-    NoSuchName { name: String, searched: String },
+    #[error("no environment named `{name}` in conda's envs dirs ({searched}){}", elsewhere_text(.elsewhere))]
+    NoSuchName {
+        name: String,
+        searched: String,
+        /// Environments of that name that conda's `-n` does not search: (prefix, where listed).
+        elsewhere: Vec<(PathBuf, String)>,
+    },
+    #[error("`{name}` is not an environment name: conda does not allow `/` in one")]
+    BadName { name: String },
     #[error("{path}: no such directory")]
     NoSuchPath { path: PathBuf },
     #[error("{path}: not an environment (no conda-meta/, no pyvenv.cfg, no Python)")]
@@ -78,6 +88,35 @@ pub enum LocateError {
         "no environment: pass -p PATH or -n NAME (CONDA_PREFIX and VIRTUAL_ENV are unset and there is no python3 on PATH)"
     )]
     NoneFound,
+}
+
+fn elsewhere_text(elsewhere: &[(PathBuf, String)]) -> String {
+    if elsewhere.is_empty() {
+        return String::new();
+    }
+    let list = elsewhere
+        .iter()
+        .map(|(p, why)| format!("{} ({why})", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("; conda's -n does not look where one of that name exists: {list}")
+}
+
+impl LocateError {
+    /// What to do instead.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LocateError::NoSuchName { elsewhere, .. } => Some(match elsewhere.first() {
+                Some((p, _)) => format!(
+                    "name it by its path: -p {} (conda install -p works there too; -n does not)",
+                    p.display()
+                ),
+                None => "`conda env list` lists the environments conda knows; pass -p PATH for one outside the envs dirs".into(),
+            }),
+            LocateError::BadName { .. } => Some("pass a path with -p".into()),
+            _ => None,
+        }
+    }
 }
 
 /// Choose the environment (reads the file system for envs dirs and `python3` on PATH).
@@ -100,9 +139,12 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         if !p.is_dir() {
             return Err(LocateError::NoSuchPath { path: p });
         }
+        // conda sets CONDA_DEFAULT_ENV to the name of an environment in its envs dirs and to
+        // the path of any other: a path is no name.
         let name = env
             .get("CONDA_DEFAULT_ENV")
-            .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
+            .filter(|n| !n.is_empty() && !n.contains(['/', '\\']))
+            .map(str::to_string)
             .or_else(|| name_of(&p, env));
         (p, "CONDA_PREFIX".to_string(), name)
     } else if let Some(p) = env.path("VIRTUAL_ENV") {
@@ -177,29 +219,50 @@ pub fn root_prefix(env: &EnvSnapshot) -> Option<PathBuf> {
         .or_else(|| env.path("MAMBA_ROOT_PREFIX"))
 }
 
-/// Where `-n NAME` is looked for, in order: CONDA_ENVS_PATH/CONDA_ENVS_DIRS entries,
-/// `<root>/envs`, `~/.conda/envs`, `$MAMBA_ROOT_PREFIX/envs`.
+/// The version of the conda package in the root prefix (`conda-meta/conda-24.7.1-*.json`).
+pub fn conda_version(env: &EnvSnapshot) -> Option<String> {
+    let meta = root_prefix(env)?.join("conda-meta");
+    std::fs::read_dir(meta).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().into_string().ok()?;
+        let rest = name.strip_prefix("conda-")?.strip_suffix(".json")?;
+        let version = rest.split('-').next()?;
+        version
+            .starts_with(|c: char| c.is_ascii_digit())
+            .then(|| version.to_string())
+    })
+}
+
+/// Where conda's `-n NAME` looks, in order (`context.envs_dirs`): `envs_dirs` from the
+/// configuration (`.condarc`, `CONDA_ENVS_DIRS`/`CONDA_ENVS_PATH`), then `<root>/envs` and
+/// `~/.conda/envs`, the user's first when the root install is not writable. The root is conda's
+/// (`CONDA_ROOT`, `CONDA_EXE`), else `MAMBA_ROOT_PREFIX` when only micromamba is there.
 pub fn envs_dirs(env: &EnvSnapshot) -> Vec<PathBuf> {
-    let sep = if cfg!(windows) { ';' } else { ':' };
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    for key in ["CONDA_ENVS_PATH", "CONDA_ENVS_DIRS"] {
-        if let Some(v) = env.get(key) {
-            dirs.extend(
-                v.split([sep, ','])
-                    .filter(|s| !s.is_empty())
-                    .map(PathBuf::from),
-            );
-        }
-    }
-    if let Some(root) = root_prefix(env) {
-        dirs.push(root.join("envs"));
-    }
-    if let Some(home) = &env.home {
-        dirs.push(home.join(".conda").join("envs"));
-    }
-    if let Some(m) = env.path("MAMBA_ROOT_PREFIX") {
-        dirs.push(m.join("envs"));
-    }
+    let configured = crate::facts::condarc::load(env, None).envs_dirs;
+    envs_dirs_with(
+        env,
+        configured.iter().map(|s| s.value.as_str()),
+        root_writable(env),
+    )
+}
+
+/// [`envs_dirs`] from the configured entries and the root's writability (pure).
+pub fn envs_dirs_with<'a>(
+    env: &EnvSnapshot,
+    configured: impl Iterator<Item = &'a str>,
+    root_writable: bool,
+) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = configured
+        .filter(|s| !s.is_empty())
+        .map(|s| expand_user(s, env))
+        .collect();
+    let root = root_prefix(env).map(|r| r.join("envs"));
+    let user = env.home.as_ref().map(|h| h.join(".conda").join("envs"));
+    let fixed = if root_writable {
+        [root, user]
+    } else {
+        [user, root]
+    };
+    dirs.extend(fixed.into_iter().flatten());
     let mut seen = Vec::new();
     dirs.retain(|d| {
         let keep = !seen.contains(d);
@@ -207,6 +270,33 @@ pub fn envs_dirs(env: &EnvSnapshot) -> Vec<PathBuf> {
         keep
     });
     dirs
+}
+
+/// conda's `root_writable`: the root's `conda-meta/history` exists and opens for appending
+/// (nothing is written).
+fn root_writable(env: &EnvSnapshot) -> bool {
+    let Some(root) = root_prefix(env) else {
+        return false;
+    };
+    let history = root.join("conda-meta").join("history");
+    history.is_file()
+        && std::fs::OpenOptions::new()
+            .append(true)
+            .open(&history)
+            .is_ok()
+}
+
+/// `~` and relative paths as conda's `expand` (abspath of expanduser) makes them.
+fn expand_user(s: &str, env: &EnvSnapshot) -> PathBuf {
+    let p = match (
+        s.strip_prefix("~/").or_else(|| s.strip_prefix("~\\")),
+        &env.home,
+    ) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ if s == "~" => env.home.clone().unwrap_or_else(|| PathBuf::from(s)),
+        _ => PathBuf::from(s),
+    };
+    absolute(&p, env)
 }
 
 /// Entries of `~/.conda/environments.txt` (one prefix per line).
@@ -219,6 +309,9 @@ pub fn parse_environments_txt(text: &str) -> Vec<PathBuf> {
 }
 
 fn find_by_name(name: &str, env: &EnvSnapshot) -> Result<(PathBuf, String), LocateError> {
+    if name.contains('/') || (cfg!(windows) && name.contains('\\')) {
+        return Err(LocateError::BadName { name: name.into() });
+    }
     if name == "base" || name == "root" {
         return match root_prefix(env) {
             Some(root) if root.is_dir() => {
@@ -227,53 +320,113 @@ fn find_by_name(name: &str, env: &EnvSnapshot) -> Result<(PathBuf, String), Loca
             Some(root) => Err(LocateError::NoSuchPath { path: root }),
             None => Err(LocateError::NoSuchName {
                 name: name.into(),
-                searched: "CONDA_ROOT, _CONDA_ROOT, CONDA_EXE and MAMBA_ROOT_PREFIX (all unset)"
-                    .into(),
+                searched:
+                    "none: CONDA_ROOT, _CONDA_ROOT, CONDA_EXE and MAMBA_ROOT_PREFIX are unset"
+                        .into(),
+                elsewhere: Vec::new(),
             }),
         };
     }
-    let mut searched: Vec<String> = Vec::new();
-    for dir in envs_dirs(env) {
-        let p = dir.join(name);
-        if p.is_dir() {
-            return Ok((p, format!("-n {name} in {}", dir.display())));
-        }
-        searched.push(dir.display().to_string());
+    let dirs = envs_dirs(env);
+    if let Some((dir, p)) = search_envs_dirs(name, &dirs) {
+        return Ok((p, format!("-n {name} in {}", dir.display())));
     }
+    Err(LocateError::NoSuchName {
+        name: name.into(),
+        searched: dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        elsewhere: named_elsewhere(name, env, &dirs),
+    })
+}
+
+/// conda's `locate_prefix_by_name`: the first envs dir that is a directory and holds a
+/// directory of that name.
+fn search_envs_dirs(name: &str, dirs: &[PathBuf]) -> Option<(PathBuf, PathBuf)> {
+    dirs.iter()
+        .filter(|d| d.is_dir())
+        .map(|d| (d.clone(), d.join(name)))
+        .find(|(_, p)| p.is_dir())
+}
+
+/// Environments called `name` that conda's `-n` does not search: listed in
+/// `~/.conda/environments.txt`, under `$MAMBA_ROOT_PREFIX/envs`, a pixi environment here.
+fn named_elsewhere(name: &str, env: &EnvSnapshot, searched: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = Vec::new();
+    let mut add = |p: PathBuf, why: String| {
+        if p.is_dir() && !out.iter().any(|(q, _)| *q == p) {
+            out.push((p, why));
+        }
+    };
     if let Some(home) = &env.home {
         let txt = home.join(".conda").join("environments.txt");
         if let Ok(text) = std::fs::read_to_string(&txt) {
             for p in parse_environments_txt(&text) {
-                if p.file_name().is_some_and(|b| b == name) && p.is_dir() {
-                    return Ok((p, format!("-n {name} in {}", txt.display())));
+                if p.file_name().is_some_and(|b| b == name) {
+                    add(p, format!("listed in {}", txt.display()));
                 }
             }
         }
-        searched.push(txt.display().to_string());
+    }
+    if let Some(m) = env.path("MAMBA_ROOT_PREFIX") {
+        let dir = m.join("envs");
+        if !searched.contains(&dir) {
+            add(
+                dir.join(name),
+                "micromamba's envs dir, MAMBA_ROOT_PREFIX".into(),
+            );
+        }
     }
     if let Some(cwd) = &env.cwd {
-        let dir = cwd.join(".pixi").join("envs");
-        let p = dir.join(name);
-        if p.is_dir() {
-            return Ok((p, format!("-n {name} in {}", dir.display())));
-        }
-        searched.push(dir.display().to_string());
+        add(
+            cwd.join(".pixi").join("envs").join(name),
+            "a pixi environment of this directory".into(),
+        );
     }
-    Err(LocateError::NoSuchName {
-        name: name.into(),
-        searched: searched.join(", "),
-    })
+    out
 }
 
-/// The env name of a prefix: `base` for the root prefix, the folder name inside an `envs` dir.
+/// The env name of a prefix as conda's `-n` knows it: `base` for the root prefix, the folder
+/// name when `-n` with that name finds this very folder; None otherwise (a path environment).
 fn name_of(p: &Path, env: &EnvSnapshot) -> Option<String> {
     if root_prefix(env).is_some_and(|r| r == p) {
         return Some("base".into());
     }
-    let parent = p.parent()?;
-    (parent.file_name()? == "envs")
-        .then(|| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .flatten()
+    let name = p.file_name()?.to_string_lossy().into_owned();
+    let dirs = envs_dirs(env);
+    let by_this_conda =
+        search_envs_dirs(&name, &dirs).is_some_and(|(_, found)| same_dir(&found, p));
+    // `<root>/envs/NAME` of a conda installation that is not the active one: its own conda's
+    // `-n NAME` finds it.
+    let by_its_root = p
+        .parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == "envs"))
+        .and_then(Path::parent)
+        .is_some_and(is_conda_root);
+    (by_this_conda || by_its_root).then_some(name)
+}
+
+/// A conda installation's root: conda-meta/ and a conda executable.
+fn is_conda_root(p: &Path) -> bool {
+    p.join("conda-meta").is_dir()
+        && [
+            "condabin/conda",
+            "bin/conda",
+            "Scripts/conda.exe",
+            "condabin/conda.bat",
+        ]
+        .iter()
+        .any(|e| p.join(e).is_file())
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 fn pixi_env_name(p: &Path) -> Option<String> {
@@ -608,8 +761,20 @@ mod tests {
         );
     }
 
+    fn by_name(name: &str, env: &EnvSnapshot) -> Result<Located, LocateError> {
+        locate(
+            &Selector {
+                name: Some(name.into()),
+                prefix: None,
+            },
+            env,
+        )
+    }
+
+    /// conda's `-n` searches its envs dirs only: an environment listed in environments.txt, a
+    /// micromamba or pixi environment is not found by name, and the error says where it is.
     #[test]
-    fn dash_n_uses_envs_path_environments_txt_and_pixi() {
+    fn dash_n_is_conda_s_dash_n() {
         let d = tmp();
         let home = d.path().join("home");
         let custom = d.path().join("custom");
@@ -624,41 +789,101 @@ mod tests {
         .expect("write");
         let ws = d.path().join("ws");
         conda_env(&ws.join(".pixi/envs/default"), None);
-        let mut env = snap(&[("CONDA_ENVS_PATH", custom.to_str().expect("utf8"))]).with_home(&home);
+        let mm = d.path().join("mm");
+        conda_env(&mm.join("envs/c"), None);
+        let root = d.path().join("miniforge3");
+        conda_env(&root, Some("conda install x"));
+        let exe = root.join("bin/conda");
+        let mut env = snap(&[
+            ("CONDA_ENVS_PATH", custom.to_str().expect("utf8")),
+            ("CONDA_EXE", exe.to_str().expect("utf8")),
+            ("MAMBA_ROOT_PREFIX", mm.to_str().expect("utf8")),
+        ])
+        .with_home(&home);
         env.cwd = Some(ws.clone());
-        assert_eq!(
-            locate(
-                &Selector {
-                    name: Some("a".into()),
-                    prefix: None
-                },
-                &env
-            )
-            .expect("a")
-            .prefix,
-            custom.join("a")
-        );
-        assert_eq!(
-            locate(
-                &Selector {
-                    name: Some("b".into()),
-                    prefix: None
-                },
-                &env
-            )
-            .expect("b")
-            .prefix,
-            elsewhere
-        );
+        let a = by_name("a", &env).expect("a");
+        assert_eq!(a.prefix, custom.join("a"));
+        assert_eq!(a.name.as_deref(), Some("a"));
+        for (name, at, why) in [
+            ("b", elsewhere.clone(), "environments.txt"),
+            ("c", mm.join("envs/c"), "MAMBA_ROOT_PREFIX"),
+            ("default", ws.join(".pixi/envs/default"), "pixi"),
+        ] {
+            let e = by_name(name, &env).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains(&at.display().to_string()) && text.contains(why),
+                "{text}"
+            );
+            assert!(
+                text.contains(&root.join("envs").display().to_string()),
+                "{text}"
+            );
+            let hint = e.hint().unwrap();
+            assert!(hint.contains(&format!("-p {}", at.display())), "{hint}");
+        }
+        assert!(matches!(
+            by_name("x/y", &env),
+            Err(LocateError::BadName { .. })
+        ));
+        // The same folder by -p has no conda name: fixes then name it by path.
         let l = locate(
             &Selector {
-                name: Some("default".into()),
-                prefix: None,
+                name: None,
+                prefix: Some(elsewhere.clone()),
             },
             &env,
         )
-        .expect("pixi");
-        assert_eq!(l.kind, EnvKind::Pixi);
+        .expect("-p");
+        assert_eq!(l.name, None);
+        // Without CONDA_EXE, micromamba's root is the root: -n finds its envs.
+        let env = snap(&[("MAMBA_ROOT_PREFIX", mm.to_str().expect("utf8"))]).with_home(&home);
+        assert_eq!(by_name("c", &env).expect("c").prefix, mm.join("envs/c"));
+    }
+
+    #[test]
+    fn envs_dirs_order_follows_root_writability() {
+        let home = PathBuf::from("/home/u");
+        let env = snap(&[("CONDA_ROOT", "/opt/conda")]).with_home(&home);
+        let cfg = ["~/my-envs", "/data/envs"];
+        assert_eq!(
+            envs_dirs_with(&env, cfg.iter().copied(), true),
+            [
+                home.join("my-envs"),
+                PathBuf::from("/data/envs"),
+                PathBuf::from("/opt/conda/envs"),
+                home.join(".conda/envs")
+            ]
+        );
+        assert_eq!(
+            envs_dirs_with(&env, std::iter::empty(), false),
+            [home.join(".conda/envs"), PathBuf::from("/opt/conda/envs")]
+        );
+    }
+
+    /// `conda activate /some/path` sets CONDA_DEFAULT_ENV to the path: no name.
+    #[test]
+    fn an_activated_path_environment_has_no_name() {
+        let d = tmp();
+        let act = d.path().join("proj/env");
+        conda_env(&act, None);
+        let env = snap(&[
+            ("CONDA_PREFIX", act.to_str().expect("utf8")),
+            ("CONDA_DEFAULT_ENV", act.to_str().expect("utf8")),
+        ]);
+        let l = locate(&Selector::default(), &env).expect("active");
+        assert_eq!(l.name, None);
+        let env = snap(&[
+            ("CONDA_PREFIX", act.to_str().expect("utf8")),
+            ("CONDA_DEFAULT_ENV", "env"),
+        ]);
+        assert_eq!(
+            locate(&Selector::default(), &env)
+                .expect("active")
+                .name
+                .as_deref(),
+            Some("env")
+        );
     }
 
     #[test]

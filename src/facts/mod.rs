@@ -10,6 +10,7 @@ pub mod declared;
 pub mod envs;
 pub mod linkage;
 pub mod mirrors;
+pub mod pinspec;
 pub mod prefix;
 pub mod probe;
 pub mod problem;

@@ -76,6 +76,16 @@ pub struct PinnedLine {
     pub problem: Option<String>,
 }
 
+/// The journal `conda-meta/pinned.blasfix-backup`, compared with `conda-meta/pinned`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PinnedJournal {
+    pub path: PathBuf,
+    /// Its lines (the pinned file before the interrupted switch), parsed like `pinned`.
+    pub lines: Vec<PinnedLine>,
+    /// It holds exactly what `pinned` holds now (a restore that was not finished).
+    pub same_as_pinned: bool,
+}
+
 /// A `*.dist-info` or `*.egg-info` folder in site-packages.
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
 pub struct DistInfo {
@@ -124,6 +134,9 @@ pub struct PrefixFacts {
     /// The records whose names are in `RELEVANT`, sorted by name.
     pub records: Vec<Record>,
     pub pinned: Vec<PinnedLine>,
+    /// `conda-meta/pinned.blasfix-backup`: the journal an interrupted `blasfix apply` left (the
+    /// pinned file as it was before that switch began).
+    pub pinned_journal: Option<PinnedJournal>,
     /// The tool named by the last `# cmd:` line of conda-meta/history (conda, mamba, micromamba).
     pub history_tool: Option<String>,
     pub history_last_cmd: Option<String>,
@@ -255,6 +268,21 @@ fn read_conda_meta(prefix: &Path, facts: &mut PrefixFacts) {
         Err(e) => facts
             .problems
             .push(Problem::at(&pinned, format!("cannot read: {e}"))),
+    }
+
+    let journal = dir.join("pinned.blasfix-backup");
+    match fs::read(&journal) {
+        Ok(bytes) => {
+            facts.pinned_journal = Some(PinnedJournal {
+                lines: parse_pinned(&String::from_utf8_lossy(&bytes)),
+                same_as_pinned: fs::read(&pinned).ok().as_deref() == Some(bytes.as_slice()),
+                path: journal,
+            });
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => facts
+            .problems
+            .push(Problem::at(&journal, format!("cannot read: {e}"))),
     }
 
     let history = dir.join("history");

@@ -187,6 +187,11 @@ pub struct ProbeHandle {
 }
 
 impl ProbeHandle {
+    /// Whether the probe has finished (its result is ready for `wait`).
+    pub fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+
     /// The facts, with `error` set when the probe could not answer.
     pub fn wait(self) -> RuntimeFacts {
         self.wait_result().unwrap_or_else(|e| RuntimeFacts {
@@ -287,7 +292,10 @@ pub fn run_script(
     let cached = cached_script(script);
     let mut _temp = None;
     let mut cmd = Command::new(python);
-    cmd.arg("-c").arg(BOOTSTRAP);
+    // -B: importing NumPy (and whatever site-packages' .pth files pull in) must not write
+    // __pycache__ into the environment; the probe's own bytecode is compiled into blasfix's
+    // cache by the bootstrap explicitly.
+    cmd.arg("-B").arg("-c").arg(BOOTSTRAP);
     match &cached {
         Some((dir, module)) => {
             cmd.arg("--cached").arg(dir).arg(module);

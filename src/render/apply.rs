@@ -49,9 +49,43 @@ pub fn plan_lines(plan: &Plan, commands: &[String]) -> Vec<String> {
         plan.target.display_name()
     )];
     lines.extend(plan.summary.iter().map(|l| format!("  - {l}")));
-    lines.push(s.bold("Commands:"));
-    lines.extend(commands.iter().map(|c| format!("  {}", s.code(c))));
+    lines.extend(
+        plan.warnings
+            .iter()
+            .map(|w| format!("  {} {w}", s.warn("warning:"))),
+    );
+    if commands.is_empty() {
+        lines.push(format!(
+            "{} none (nothing is installed)",
+            s.bold("Commands:")
+        ));
+    } else {
+        lines.push(s.bold("Commands:"));
+        lines.extend(commands.iter().map(|c| format!("  {}", s.code(c))));
+    }
     lines
+}
+
+/// The confirmation question; it points back at the plan's warnings when there are any.
+pub fn question(plan: &Plan) -> String {
+    let despite = if plan.warnings.is_empty() {
+        ""
+    } else {
+        " despite the warning above"
+    };
+    if plan.steps.is_empty() {
+        format!(
+            "Change the pins of {} to {}{despite}?",
+            plan.prefix.display(),
+            plan.target.display_name()
+        )
+    } else {
+        format!(
+            "Switch {} to {}{despite}?",
+            plan.prefix.display(),
+            plan.target.display_name()
+        )
+    }
 }
 
 /// The frontend's preview, indented under its heading.
@@ -80,12 +114,17 @@ pub fn describe_failure(exe: &Path, out: &RunOutput, timeout_secs: u64) -> (Stri
         Ending::TimedOut => (
             "timed-out".into(),
             format!(
-                "{name} timed out after {timeout_secs} s and was stopped (raise --timeout if it is just slow)"
+                "{name} timed out after {timeout_secs} s; it and every process it started were stopped (raise --timeout if it is just slow)"
             ),
         ),
         Ending::Interrupted => (
             "interrupted".into(),
-            format!("interrupted; {name} was stopped"),
+            format!(
+                "interrupted by {}; {name} and every process it started were stopped",
+                out.signal
+                    .map(|s| s.describe())
+                    .unwrap_or_else(|| "a signal".into())
+            ),
         ),
         Ending::Exited => {
             let status = match out.code {

@@ -93,6 +93,15 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "evidence": evidence,
             "ambiguity": f.blas.ambiguity,
             "pinned": f.blas.pinned,
+            "pinned_packages": f.channels.config.pinned_packages.iter()
+                .filter(|p| crate::facts::pinspec::is_blas(&p.value))
+                .map(|p| json!({
+                    "spec": p.value,
+                    "file": p.file,
+                    "line": p.line,
+                    "origin": p.origin,
+                })).collect::<Vec<_>>(),
+            "pinned_journal": f.prefix.pinned_journal.as_ref().map(|j| &j.path),
             "mixed_stacks": f.blas.mixed_stacks,
             "pip_shadow": f.blas.pip_shadow,
             "lib_links": f.prefix.blas_links,
@@ -438,8 +447,30 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
             ),
         );
     }
-    if !b.pinned.is_empty() {
-        o.row("Pinned", b.pinned.join(", "));
+    let mut pins: Vec<String> = b
+        .pinned
+        .iter()
+        .map(|p| format!("{p} (conda-meta/pinned)"))
+        .collect();
+    pins.extend(
+        f.channels
+            .config
+            .pinned_packages
+            .iter()
+            .filter(|p| crate::facts::pinspec::is_blas(&p.value))
+            .map(|p| {
+                format!(
+                    "{} (pinned_packages, {})",
+                    p.value,
+                    match (&p.file, p.line) {
+                        (Some(file), line) => source_of(Some(&file.to_string_lossy()), line),
+                        _ => p.origin.clone().unwrap_or_default(),
+                    }
+                )
+            }),
+    );
+    if !pins.is_empty() {
+        o.row("Pinned", pins.join("; "));
     }
 }
 

@@ -44,7 +44,7 @@ pub fn offer_envfile_pin(facts: &Facts, plan: &Plan) {
         Ok(e) if !e.is_noop() => e,
         Ok(_) => return,
         Err(e) => {
-            eprintln!(
+            crate::render::out::errln!(
                 "{} {} names this environment but cannot be pinned: {e}",
                 Styles::stderr().hint("note:"),
                 file.display()
@@ -52,7 +52,7 @@ pub fn offer_envfile_pin(facts: &Facts, plan: &Plan) {
             return;
         }
     };
-    eprint!(
+    crate::render::out::err!(
         "{}",
         crate::render::diff::diff(&edited.before, &edited.after, &file.display().to_string())
     );
@@ -66,17 +66,17 @@ pub fn offer_envfile_pin(facts: &Facts, plan: &Plan) {
         .interact()
         .unwrap_or(false);
     if !yes {
-        eprintln!("{} left unchanged.", file.display());
+        crate::render::out::errln!("{} left unchanged.", file.display());
         return;
     }
     match crate::commands::atomic::write_atomic(&file, &edited.bytes, true) {
-        Ok(bak) => eprintln!(
+        Ok(bak) => crate::render::out::errln!(
             "{} wrote {}{}",
             Styles::stderr().ok("done:"),
             file.display(),
             bak.map(|b| format!(" (the original is in {})", b.display()))
                 .unwrap_or_default()
         ),
-        Err(e) => eprintln!("{} {e:#}", Styles::stderr().error("error:")),
+        Err(e) => crate::render::out::errln!("{} {e:#}", Styles::stderr().error("error:")),
     }
 }

@@ -56,17 +56,28 @@ pub fn openblas_on_intel(f: &Facts) -> Vec<Finding> {
     out
 }
 
+/// Why MKL may be slow on this CPU, when it is not an Intel one (None on Intel and for other
+/// backends). Shared by the finding and by `apply`'s plan, which warns before switching.
+pub fn mkl_slow_here(f: &Facts, backend: BlasImpl) -> Option<String> {
+    let non_intel = matches!(
+        f.machine.vendor_family,
+        VendorFamily::Amd | VendorFamily::Hygon | VendorFamily::Zhaoxin
+    );
+    (backend == BlasImpl::Mkl && non_intel).then(|| {
+        format!(
+            "MKL picks its fast code paths by checking for a GenuineIntel CPU; on {} it may fall back to \
+             slower generic kernels (MKL_DEBUG_CPU_TYPE=5 no longer works since MKL 2020.1). OpenBLAS (or \
+             BLIS) is usually as fast or faster here. Measure with `blasfix bench`.",
+            cpu_label(f)
+        )
+    })
+}
+
 /// `mkl-on-non-intel`: MKL on AMD, Hygon or Zhaoxin (by the BLAS in use).
 pub fn mkl_on_non_intel(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     let (imp, _) = effective(f);
-    let vendor = f.machine.vendor_family;
-    if imp == BlasImpl::Mkl
-        && matches!(
-            vendor,
-            VendorFamily::Amd | VendorFamily::Hygon | VendorFamily::Zhaoxin
-        )
-    {
+    if let Some(why) = mkl_slow_here(f, imp) {
         let to = BlasImpl::Openblas;
         let (fix, raw) = if exists_here(f, to) {
             switch_fix(f, to)
@@ -77,13 +88,11 @@ pub fn mkl_on_non_intel(f: &Facts) -> Vec<Finding> {
             Finding::new(
                 "mkl-on-non-intel",
                 Severity::Warning,
-                format!("NumPy runs on MKL on a non-Intel CPU ({})", f.machine.vendor.trim()),
                 format!(
-                    "MKL picks its fast code paths by checking for a GenuineIntel CPU; on {} it may fall back to \
-                     slower generic kernels (MKL_DEBUG_CPU_TYPE=5 no longer works since MKL 2020.1). OpenBLAS (or \
-                     BLIS) is usually as fast or faster here. Measure with `blasfix bench`.",
-                    cpu_label(f)
+                    "NumPy runs on MKL on a non-Intel CPU ({})",
+                    f.machine.vendor.trim()
                 ),
+                why,
             )
             .fix(fix, raw),
         );

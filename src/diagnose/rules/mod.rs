@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod channels;
 pub mod environment;
+pub mod pins;
 pub mod runtime;
 pub mod threads;
 
@@ -26,6 +27,8 @@ pub const RULES: &[Rule] = &[
     rule(&["openblas-on-intel", "openblas-on-intel-pip"], backend::openblas_on_intel),
     rule(&["mkl-on-non-intel"], backend::mkl_on_non_intel),
     rule(&["mkl-unavailable"], backend::mkl_unavailable),
+    rule(&["interrupted-switch"], pins::interrupted_switch),
+    rule(&["pin-contradicts-blas"], pins::pin_contradicts_blas),
     rule(&["pip-numpy-mixed", "pip-numpy-in-conda-env"], environment::pip_numpy),
     rule(&["mixed-blas-stacks"], environment::mixed_blas_stacks),
     rule(&["mirror-conda-forge"], channels::mirror_conda_forge),
