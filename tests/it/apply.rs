@@ -1,7 +1,8 @@
 //! `blasfix apply` against a fake conda: a stdlib-only Python script written at test time that
 //! records its argv, answers `--dry-run --json` in conda's shape, refuses specs that conflict
-//! with `conda-meta/pinned` (as libmamba does) and, told by `FAKE_MODE`, fails, hangs or
-//! "installs" by rewriting the prefix's BLAS records.
+//! with `conda-meta/pinned` (as libmamba does) and, told by `FAKE_MODE`, fails, hangs (writing
+//! the file `FAKE_READY` names once it is there, for tests that send signals) or "installs" by
+//! rewriting the prefix's BLAS records.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,6 +60,11 @@ if (mode == "fail") or (mode == "fail-install" and not dry):
     fail("CondaHTTPError", "HTTP 000 CONNECTION FAILED for url <https://conda.anaconda.org/conda-forge>", as_json)
 if (mode == "hang") or (mode == "hang-install" and not dry):
     print("Solving environment: ...working...", flush=True)
+    ready = os.environ.get("FAKE_READY")
+    if ready:
+        with open(ready + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(ready + ".tmp", ready)
     time.sleep(3600)
 olds = sorted(p for n in ("libblas", "libcblas", "liblapack") for p in glob.glob(os.path.join(meta, n + "-*.json")))
 old_recs = [json.load(open(p)) for p in olds]
@@ -468,4 +474,211 @@ fn frontend_with_nothing_to_do_is_not_success() {
         .stderr(predicate::str::contains("nothing to install"));
     assert_eq!(snapshot(&f.prefix), before);
     assert_eq!(f.argv_log().len(), 1, "only the preview ran");
+}
+
+/// Issue 13, case 1: a pin that contradicts the BLAS that runs (a going-back install left the
+/// MKL pin behind). doctor warns and prints a fix that handles the pin; the raw form of that
+/// fix really edits pinned; `apply` is not "nothing to do" but rewrites only the pin.
+#[test]
+fn a_pin_that_contradicts_what_runs_is_found_and_fixed() {
+    let f = fixture(Some("python 3.12.*\nlibblas=*=*mkl\n"));
+    let out = blasfix()
+        .args(["doctor", "--no-runtime", "--json", "-p"])
+        .arg(&f.prefix)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let x = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "pin-contradicts-blas")
+        .expect("pin-contradicts-blas")
+        .clone();
+    assert_eq!(x["severity"], "warning");
+    let fix = x["fix"].as_str().unwrap();
+    assert!(
+        fix.starts_with("blasfix apply --backend openblas -p "),
+        "{fix}"
+    );
+    // The raw fix, run by a real shell, makes the pin follow what runs.
+    let raw = x["fix_raw"].as_str().unwrap();
+    let st = std::process::Command::new("sh")
+        .args(["-c", raw])
+        .status()
+        .unwrap();
+    assert!(st.success(), "{raw}");
+    assert_eq!(
+        f.pinned().as_deref(),
+        Some("python 3.12.*\nlibblas=*=*openblas\n")
+    );
+    let out = blasfix()
+        .args(["doctor", "--no-runtime", "--json", "-p"])
+        .arg(&f.prefix)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("pin-contradicts-blas"));
+
+    // The same state again, fixed by the printed `blasfix apply`: only the pin changes.
+    std::fs::write(
+        f.prefix.join("conda-meta/pinned"),
+        "python 3.12.*\nlibblas=*=*mkl\n",
+    )
+    .unwrap();
+    let records = snapshot(&f.prefix.join("conda-meta"));
+    f.cmd_to("ok", "openblas")
+        .arg("--yes")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("only the pins"))
+        .stdout(predicate::str::contains("its pins now say so too"));
+    assert!(
+        f.argv_log().is_empty(),
+        "no frontend ran: {:?}",
+        f.argv_log()
+    );
+    assert_eq!(
+        f.pinned().as_deref(),
+        Some("python 3.12.*\nlibblas=*=*openblas\n")
+    );
+    let mut after = snapshot(&f.prefix.join("conda-meta"));
+    after.remove(Path::new("pinned"));
+    let mut records = records;
+    records.remove(Path::new("pinned"));
+    assert_eq!(after, records, "only pinned changed");
+}
+
+/// A home with this `.condarc`.
+fn home_with(f: &Fixture, condarc: &str) -> PathBuf {
+    let home = f.root.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join(".condarc"), condarc).unwrap();
+    home
+}
+
+const CONDARC: &str = "channels:\n  - conda-forge\npinned_packages:\n  - python 3.12.*\n  - libblas=*=*openblas  # company default\n";
+
+/// Case 6: `pinned_packages` is read with its file and line, shown by doctor, refused by
+/// apply with where to change it, taken out with --edit-condarc (and put back on failure).
+#[test]
+fn condarc_pinned_packages_are_shown_planned_around_and_edited_when_asked() {
+    let f = fixture(None);
+    let home = home_with(&f, CONDARC);
+    let rc = home.join(".condarc");
+    blasfix()
+        .env("HOME", &home)
+        .args(["doctor", "--no-runtime", "-p"])
+        .arg(&f.prefix)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "libblas=*=*openblas (pinned_packages, ~/.condarc:5)",
+        ));
+    let before = snapshot(&f.prefix);
+    f.cmd("ok")
+        .env("HOME", &home)
+        .arg("--yes")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(".condarc, line 5"))
+        .stderr(predicate::str::contains(format!(
+            "conda config --file {} --remove pinned_packages 'libblas=*=*openblas'",
+            rc.display()
+        )))
+        .stderr(predicate::str::contains("--edit-condarc"));
+    assert_eq!(snapshot(&f.prefix), before);
+    assert_eq!(std::fs::read_to_string(&rc).unwrap(), CONDARC);
+    assert!(f.argv_log().is_empty());
+
+    // A failing install puts the .condarc back byte for byte.
+    f.cmd("fail-install")
+        .env("HOME", &home)
+        .args(["--yes", "--edit-condarc"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("restored as it was"));
+    assert_eq!(std::fs::read_to_string(&rc).unwrap(), CONDARC);
+    assert!(!home.join(".condarc.blasfix-backup").exists());
+    assert_eq!(snapshot(&f.prefix), before);
+
+    // Success: the entry is out (the rest of the file as it was), the env has its own pin.
+    f.cmd("ok")
+        .env("HOME", &home)
+        .args(["--yes", "--edit-condarc"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Took `libblas=*=*openblas` out of pinned_packages",
+        ));
+    assert_eq!(
+        std::fs::read_to_string(&rc).unwrap(),
+        "channels:\n  - conda-forge\npinned_packages:\n  - python 3.12.*\n"
+    );
+    assert_eq!(f.pinned().as_deref(), Some("libblas=*=*mkl\n"));
+    assert!(!home.join(".condarc.blasfix-backup").exists());
+}
+
+/// The plan names the refusal of the solver in use (classic overrides, libmamba refuses).
+#[test]
+fn the_plan_names_the_solver_that_sees_the_pin() {
+    let f = fixture(Some("libblas=*=*openblas\n"));
+    f.cmd("ok")
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("conda's libmamba solver refuses"));
+    f.cmd("ok")
+        .arg("--dry-run")
+        .env("CONDA_SOLVER", "classic")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("classic solver would override"))
+        .stdout(predicate::str::contains("libmamba").not());
+}
+
+/// `-q` leaves only the line that tells how it ended.
+#[test]
+fn quiet_apply_prints_only_the_outcome() {
+    let f = fixture(None);
+    let out = f.cmd("ok").args(["--yes", "-q"]).output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("Switched "), "{stdout}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Plan"));
+}
+
+/// The hint does not repeat `--frontend` to someone who passed it.
+#[test]
+fn a_missing_frontend_named_with_frontend_gets_another_hint() {
+    let f = fixture(None);
+    let out = f
+        .cmd("ok")
+        .env("CONDA_EXE", f.root.join("no such conda"))
+        .env("PATH", f.root.join("empty"))
+        .arg("--yes")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("conda not found"), "{err}");
+    assert!(!err.contains("--frontend"), "{err}");
+    assert!(err.contains("CONDA_EXE"), "{err}");
+}
+
+/// A symlinked `conda-meta/pinned` is written through: the link stays, its target changes.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_pinned_stays_a_link() {
+    let f = fixture(None);
+    let shared = f.root.join("shared-pins");
+    std::fs::write(&shared, "libblas=*=*openblas\n").unwrap();
+    let pinned = f.prefix.join("conda-meta/pinned");
+    std::os::unix::fs::symlink(&shared, &pinned).unwrap();
+    f.cmd("ok").arg("--yes").assert().success();
+    assert!(std::fs::symlink_metadata(&pinned).unwrap().is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(&shared).unwrap(),
+        "libblas=*=*mkl\n"
+    );
 }

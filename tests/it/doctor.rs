@@ -359,3 +359,88 @@ fn missing_python_skips_the_probe_with_a_note() {
             .contains("no Python")
     );
 }
+
+/// Issue 13, case 4: `-n` finds what conda's `-n` finds and nothing else. An environment
+/// listed only in `~/.conda/environments.txt` is an error that says where it is and to use -p;
+/// found by -p, its fixes name it by path, so a printed `conda install` works.
+#[test]
+fn dash_n_is_conda_s_and_fixes_use_p_for_path_environments() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("miniforge3");
+    PrefixBuilder::new(&root)
+        .python("3.12.0")
+        .history("==> 2024-05-01 10:00:00 <==\n# cmd: conda create\n")
+        .build()
+        .unwrap();
+    let proj = t.path().join("proj");
+    let prefix = conda_forge_env(&proj, CONDA_FORGE); // proj/envs/ml: no envs dir of conda
+    let home = t.path().join("home");
+    std::fs::create_dir_all(home.join(".conda")).unwrap();
+    std::fs::write(
+        home.join(".conda/environments.txt"),
+        format!("{}\n{}\n", root.display(), prefix.display()),
+    )
+    .unwrap();
+    blasfix()
+        .env("HOME", &home)
+        .env("CONDA_EXE", root.join("bin/conda"))
+        .args(["doctor", "--no-runtime", "-n", "ml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{} (listed in {})",
+            prefix.display(),
+            home.join(".conda/environments.txt").display()
+        )))
+        .stderr(predicate::str::contains(format!("-p {}", prefix.display())))
+        .stderr(predicate::str::contains(
+            root.join("envs").display().to_string(),
+        ));
+    // By -p it has no conda name, and every printed command names it by path.
+    let out = blasfix()
+        .env("HOME", &home)
+        .env("CONDA_EXE", root.join("bin/conda"))
+        .args(["doctor", "--json", "--no-runtime", "-p"])
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["environment"]["name"], Value::Null);
+    for x in v["findings"].as_array().unwrap() {
+        for key in ["fix", "fix_raw"] {
+            if let Some(cmd) = x[key].as_str() {
+                assert!(!cmd.contains(" -n "), "{cmd}");
+            }
+        }
+    }
+}
+
+/// `conda activate /path/to/env` sets CONDA_DEFAULT_ENV to the path: the report does not call
+/// it "conda env `env`".
+#[test]
+fn an_activated_path_environment_is_not_labelled_with_a_name() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = conda_forge_env(t.path(), CONDA_FORGE);
+    blasfix()
+        .env("CONDA_PREFIX", &prefix)
+        .env("CONDA_DEFAULT_ENV", &prefix)
+        .args(["doctor", "--no-runtime"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(conda; found by CONDA_PREFIX)"))
+        .stdout(predicate::str::contains("conda env `").not());
+}
+
+/// `--strict` belongs to doctor's exit codes, not to apply's.
+#[test]
+fn exit_code_help_fits_each_command() {
+    blasfix()
+        .args(["doctor", "--help"])
+        .assert()
+        .stdout(predicate::str::contains("--strict"));
+    blasfix()
+        .args(["apply", "--help"])
+        .assert()
+        .stdout(predicate::str::contains("--strict").not())
+        .stdout(predicate::str::contains("128+N"));
+}

@@ -408,3 +408,30 @@ fn pin_unsupported_backend_for_family() {
         .code(2)
         .stderr(predicate::str::contains("BLIS"));
 }
+
+/// A symlinked environment file (`environment.yml -> envs/dev.yml`, common in monorepos) is
+/// written through: the link stays a link and the real file gets the pin.
+#[cfg(unix)]
+#[test]
+fn pin_writes_through_a_symlink() {
+    let (dir, real) = env_file("name: dev\nchannels:\n  - conda-forge\ndependencies:\n  - numpy\n");
+    let envs = dir.path().join("envs");
+    std::fs::create_dir_all(&envs).unwrap();
+    let target = envs.join("dev.yml");
+    std::fs::rename(&real, &target).unwrap();
+    let link = dir.path().join("environment.yml");
+    std::os::unix::fs::symlink("envs/dev.yml", &link).unwrap();
+    blasfix()
+        .args(["pin", "--yes", "--backend", "mkl"])
+        .arg(&link)
+        .assert()
+        .success();
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        Path::new("envs/dev.yml")
+    );
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(text.contains("libblas=*=*mkl"), "{text}");
+    assert!(envs.join("dev.yml.bak").is_file());
+}

@@ -388,3 +388,71 @@ fn probe_script_is_cached_with_bytecode_and_works_without_a_cache() {
         }
     }
 }
+
+/// doctor promises to change nothing in the environment: importing NumPy through the probe
+/// writes no `__pycache__` there (the fake NumPy below is imported from the venv's own
+/// site-packages, where Python would otherwise cache its bytecode).
+#[cfg(unix)]
+#[test]
+fn the_probe_writes_no_bytecode_into_the_environment() {
+    let Some(py) = python3() else { return };
+    // The real interpreter (python3 on PATH may be a pyenv shim script) and its version.
+    let out = std::process::Command::new(&py)
+        .args([
+            "-c",
+            "import os, sys; print(os.path.realpath(sys.executable)); print('%d.%d' % sys.version_info[:2])",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let real = PathBuf::from(lines.next().unwrap());
+    let ver = lines.next().unwrap().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = dir.path().join("venv");
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    std::fs::write(
+        prefix.join("pyvenv.cfg"),
+        format!(
+            "home = {}\nversion = {ver}\ninclude-system-site-packages = false\n",
+            real.parent().unwrap().display()
+        ),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&real, prefix.join("bin/python3")).unwrap();
+    let site = prefix.join(format!("lib/python{ver}/site-packages"));
+    std::fs::create_dir_all(&site).unwrap();
+    fake_numpy(&site);
+    let out = crate::support::blasfix()
+        // As on a user's machine: Python would write bytecode.
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .args(["doctor", "--json", "-p"])
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["runtime"]["numpy_version"], "0.0.fake",
+        "{}",
+        v["runtime"]
+    );
+    let mut stack = vec![prefix.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            assert!(
+                !p.ends_with("__pycache__") && p.extension().is_none_or(|x| x != "pyc"),
+                "written into the environment: {}",
+                p.display()
+            );
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+}

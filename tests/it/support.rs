@@ -48,6 +48,17 @@ fn clean(cmd: &mut assert_cmd::Command) {
     }
 }
 
+/// [`blasfix`] as a `std::process::Command`, for tests that start it and act while it runs
+/// (signals, closed pipes).
+pub fn blasfix_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_blasfix"));
+    cmd.env("NO_COLOR", "1").env("HOME", empty_home());
+    for v in HOST_VARS.iter().chain(blasfix::facts::threads::THREAD_VARS) {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
 /// `blasfix` run as an unprivileged user, so that permission bits apply (tests run as root in
 /// CI): through `setpriv` as nobody when this process is root, else as this user. None when
 /// root and `setpriv` is missing. Files the command must read need to be world-readable.
