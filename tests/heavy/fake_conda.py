@@ -7,8 +7,9 @@ tested end to end without conda. Run it with a Python that has py-rattler (the h
 
 Implemented (the subset `blasfix apply` uses, with conda's behaviour):
 
-    fake_conda.py install -p PREFIX [-y] [--json] [--dry-run] [--no-pin] [-c CHANNEL]... SPECS...
-    fake_conda.py create  -p PREFIX [-y] [-c CHANNEL]... SPECS...     (a fresh prefix, for tests)
+    fake_conda.py install (-p PREFIX | -n NAME) [-y] [--json] [--dry-run] [--no-pin]
+                          [--solver classic|libmamba] [-c CHANNEL]... SPECS...
+    fake_conda.py create  (-p PREFIX | -n NAME) [-y] [-c CHANNEL]... SPECS...   (a fresh prefix)
 
 * Channels: every `-c CHANNEL` (a URL or a path), else `$FAKE_CONDA_CHANNELS` (separated by
   os.pathsep). Platforms: the channel's `linux-64` (or `$FAKE_CONDA_SUBDIR`) plus `noarch`.
@@ -17,10 +18,17 @@ Implemented (the subset `blasfix apply` uses, with conda's behaviour):
   and the specs are the user's earlier requests (records' `requested_specs`/`requested_spec`)
   plus every other installed package's name, with the new CLI specs replacing specs of the
   same name.
-* `conda-meta/pinned` (unless `--no-pin`): every non-blank line not starting with `#` is a
-  MatchSpec added as a solver constraint. Like conda's libmamba solver, a CLI spec that names a
-  pinned package and cannot be satisfied together with the pin is refused before solving
-  (`SpecsConfigurationConflictError`), never silently overridden.
+* `-n NAME` as conda resolves it: the first of the envs dirs (`CONDA_ENVS_DIRS`, `envs_dirs`
+  of the `.condarc` files below, `<root>/envs`, `~/.conda/envs`; the root is `$CONDA_ROOT`, else
+  the folder above the `bin/` this script is called from) that holds a folder NAME; else
+  `EnvironmentLocationNotFound: Not a conda environment: <first envs dir>/NAME`.
+* Pins (unless `--no-pin`): `conda-meta/pinned` (every non-blank line not starting with `#`)
+  and `pinned_packages` of `~/.condarc` and `$CONDARC` (block or flow lists) and
+  `CONDA_PINNED_PACKAGES` (`&`-separated), added as solver constraints. With the libmamba
+  solver (the default) a CLI spec that names a pinned package and cannot be satisfied together
+  with the pin is refused before solving (`SpecsConfigurationConflictError`). With the classic
+  solver (`--solver classic`, `CONDA_SOLVER=classic`) it wins: the pin is dropped for this
+  solve with conda's warning and stays in its file (so the next install switches back).
 * `--dry-run --json`: conda's shape, `{"success", "dry_run", "prefix", "actions": {"PREFIX",
   "FETCH", "LINK", "UNLINK"}}` with conda's 8-field `dist_fields_dump` entries; nothing to do
   gives `{"success": true, "message": "All requested packages already installed."}`.
@@ -29,9 +37,11 @@ Implemented (the subset `blasfix apply` uses, with conda's behaviour):
 * Without `--dry-run`: conda's stage lines on stdout, then `rattler.install` (records written by
   rattler, including `requested_specs`), and a `conda-meta/history` entry.
 * Fault injection for tests: `FAKE_CONDA_FAIL=1` fails the real install after solving (nothing
-  is written); `FAKE_CONDA_HANG=1` hangs there instead.
+  is written); `FAKE_CONDA_HANG=1` hangs there instead, `FAKE_CONDA_HANG=after` once the install
+  is done (records written). `FAKE_CONDA_READY=FILE`: the file is created (with the pid) when the
+  hang begins, so a test can send its signal at that moment without sleeping.
 
-Not implemented: other subcommands, `-n NAME`, channel priority settings, `.condarc`.
+Not implemented: other subcommands, channel priority settings, the rest of `.condarc`.
 """
 import asyncio
 import glob
@@ -57,12 +67,21 @@ class CondaError(Exception):
 def parse_args(argv):
     if not argv or argv[0] not in ("install", "create"):
         raise CondaError("ArgumentError", "fake_conda.py implements only `install` and `create`")
-    opts = {"create": argv[0] == "create", "prefix": None, "json": False, "dry_run": False, "no_pin": False, "channels": [], "specs": []}
+    opts = {"create": argv[0] == "create", "prefix": None, "name": None, "json": False, "dry_run": False, "no_pin": False,
+            "solver": os.environ.get("CONDA_SOLVER", "libmamba"), "channels": [], "specs": []}
     i = 1
     while i < len(argv):
         a = argv[i]
         if a in ("-p", "--prefix"):
             opts["prefix"] = argv[i + 1]
+            i += 2
+            continue
+        if a in ("-n", "--name"):
+            opts["name"] = argv[i + 1]
+            i += 2
+            continue
+        if a == "--solver":
+            opts["solver"] = argv[i + 1]
             i += 2
             continue
         if a in ("-c", "--channel"):
@@ -82,8 +101,10 @@ def parse_args(argv):
         else:
             opts["specs"].append(a)
         i += 1
+    if opts["name"] and not opts["prefix"]:
+        opts["prefix"] = prefix_of_name(opts["name"], opts["create"])
     if not opts["prefix"]:
-        raise CondaError("ArgumentError", "fake_conda.py needs -p PREFIX")
+        raise CondaError("ArgumentError", "fake_conda.py needs -p PREFIX or -n NAME")
     if not opts["specs"]:
         raise CondaError("ArgumentError", "no package specs given")
     if not opts["channels"]:
@@ -93,6 +114,74 @@ def parse_args(argv):
         raise CondaError("ArgumentError", "no channel: pass -c CHANNEL or set FAKE_CONDA_CHANNELS")
     opts["channels"] = [c if "://" in c else "file://" + os.path.abspath(c) for c in opts["channels"]]
     return opts
+
+
+def condarc_files():
+    files = [os.path.expanduser("~/.condarc")]
+    if os.environ.get("CONDARC"):
+        files.append(os.environ["CONDARC"])
+    return [f for f in files if os.path.isfile(f)]
+
+
+def condarc_list(key):
+    """The entries of a top-level list `key` in the .condarc files (block or flow style)."""
+    out = []
+    for path in condarc_files():
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        inside = False
+        for line in lines:
+            code = line.split(" #")[0].rstrip()
+            if not code.strip() or code.strip().startswith("#"):
+                continue
+            if not line.startswith((" ", "\t", "-")):
+                inside = False
+                if code.startswith(key + ":"):
+                    rest = code[len(key) + 1:].strip()
+                    if rest.startswith("["):
+                        out += [x.strip().strip("'\"") for x in rest.strip("[]").split(",") if x.strip()]
+                    else:
+                        inside = True
+                continue
+            if inside and code.strip().startswith("- "):
+                out.append(code.strip()[2:].strip().strip("'\""))
+    return out
+
+
+def root_prefix():
+    if os.environ.get("CONDA_ROOT"):
+        return os.environ["CONDA_ROOT"]
+    # The wrapper that runs this script says where it is (`<root>/bin/conda`).
+    called_as = os.environ.get("FAKE_CONDA_ARGV0") or sys.argv[0]
+    return os.path.dirname(os.path.dirname(os.path.abspath(called_as)))
+
+
+def envs_dirs():
+    dirs = [d for d in os.environ.get("CONDA_ENVS_DIRS", "").split(os.pathsep) if d]
+    dirs += condarc_list("envs_dirs")
+    dirs += [os.path.join(root_prefix(), "envs"), os.path.expanduser("~/.conda/envs")]
+    out = []
+    for d in dirs:
+        d = os.path.abspath(os.path.expanduser(d))
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def prefix_of_name(name, create):
+    """conda's -n: the first envs dir holding NAME; else the first envs dir (where create puts it)."""
+    if "/" in name:
+        raise CondaError("CondaValueError", "'/' not allowed in environment name: " + name)
+    if name in ("base", "root"):
+        return root_prefix()
+    dirs = envs_dirs()
+    for d in dirs:
+        if os.path.isdir(os.path.join(d, name)):
+            return os.path.join(d, name)
+    target = os.path.join(dirs[0], name)
+    if not create:
+        raise CondaError("EnvironmentLocationNotFound", "Not a conda environment: " + target)
+    return target
 
 
 def ms(spec):
@@ -112,11 +201,14 @@ def installed(prefix):
 
 
 def pinned_specs(prefix):
+    """conda's get_pinned_specs: context pins (pinned_packages, CONDA_PINNED_PACKAGES) + file."""
+    var = os.environ.get("CONDA_PINNED_PACKAGES")
+    pins = [p.strip() for p in var.split("&") if p.strip()] if var else condarc_list("pinned_packages")
     path = os.path.join(prefix, "conda-meta", "pinned")
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [l.strip() for l in f if l.strip() and not l.strip().startswith("#")]
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            pins += [l.strip() for l in f if l.strip() and not l.strip().startswith("#")]
+    return pins
 
 
 def previous_specs(records):
@@ -160,6 +252,17 @@ async def solve(opts, records):
     new = {name_of(s): s for s in opts["specs"]}
     specs = [s for s in previous_specs(records) if name_of(s) not in new] + list(new.values())
     pins = [] if opts["no_pin"] else pinned_specs(opts["prefix"])
+    if opts["solver"] == "classic":
+        # conda's classic solver: an explicit spec overrides a pin of the same name for this
+        # solve (with a warning); the pin stays where it is.
+        kept = []
+        for pin in pins:
+            if name_of(pin) in new:
+                print("Warning: pinned spec %s conflicts with explicit specs.  Overriding pinned spec." % pin,
+                      file=sys.stderr)
+            else:
+                kept.append(pin)
+        pins = kept
     for pin in pins:
         pin_name = name_of(pin)
         if pin_name in new:
@@ -245,8 +348,8 @@ async def main(argv):
         return
     if os.environ.get("FAKE_CONDA_FAIL"):
         raise CondaError("CondaHTTPError", "HTTP 000 CONNECTION FAILED (FAKE_CONDA_FAIL is set)")
-    if os.environ.get("FAKE_CONDA_HANG"):
-        time.sleep(24 * 3600)
+    if os.environ.get("FAKE_CONDA_HANG") == "1":
+        hang()
     print("Preparing transaction: done\nVerifying transaction: done\nExecuting transaction: ...working...", flush=True)
     new_names = {name_of(s): s for s in opts["specs"]}
     await rattler.install(
@@ -258,7 +361,19 @@ async def main(argv):
         requested_specs=[ms(s)._match_spec for s in new_names.values()],
     )
     write_history(opts["prefix"], argv, link, unlink)
+    if os.environ.get("FAKE_CONDA_HANG") == "after":
+        hang()
     print("Executing transaction: done", flush=True)
+
+
+def hang():
+    """Announce the moment through FAKE_CONDA_READY (atomically), then wait to be stopped."""
+    ready = os.environ.get("FAKE_CONDA_READY")
+    if ready:
+        with open(ready + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(ready + ".tmp", ready)
+    time.sleep(24 * 3600)
 
 
 def finish(code):

@@ -61,6 +61,15 @@ pub fn assert_none_left(token: &str) {
 /// A `conda` that forks grandchildren (one leaves the process group with setsid, when there is
 /// one) and runs the fake conda as its child, not with exec.
 pub fn wrapper(f: &Fixture) -> PathBuf {
+    wrapper_running(
+        &f.root.join("wrapper bin"),
+        &format!("'{}' \"$@\"", f.fake.display()),
+    )
+}
+
+/// A `conda` in `dir` that forks grandchildren (one in its own session when `setsid` exists),
+/// then runs `command` (a shell command line) as its child and exits with its status.
+pub fn wrapper_running(dir: &Path, command: &str) -> PathBuf {
     let py = which::which("python3").expect("python3");
     let sleeper = format!("'{}' -c 'import time; time.sleep(600)'", py.display());
     let setsid = if which::which("setsid").is_ok() {
@@ -68,18 +77,17 @@ pub fn wrapper(f: &Fixture) -> PathBuf {
     } else {
         String::new()
     };
-    let script = format!(
-        "#!/bin/sh\n{sleeper} &\n( {sleeper} & wait ) &\n{setsid}'{}' \"$@\"\nexit $?\n",
-        f.fake.display()
-    );
-    let dir = f.root.join("wrapper bin");
-    std::fs::create_dir_all(&dir).unwrap();
+    let script =
+        format!("#!/bin/sh\n{sleeper} &\n( {sleeper} & wait ) &\n{setsid}{command}\nexit $?\n");
+    std::fs::create_dir_all(dir).unwrap();
     let p = dir.join("conda");
     std::fs::write(&p, script).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
 }
+
+pub const TOKEN: &str = TOKEN_VAR;
 
 fn token(f: &Fixture) -> String {
     f.root.display().to_string()
@@ -109,7 +117,11 @@ fn start(f: &Fixture, conda: &Path, mode: &str, extra: &[&str]) -> Child {
 /// Wait until the fake frontend has reached its install (it wrote `ready`); false when blasfix
 /// ended first.
 fn wait_until_installing(f: &Fixture, child: &mut Child) -> bool {
-    let ready = f.root.join("ready");
+    wait_for_file(&f.root.join("ready"), child)
+}
+
+/// Wait until `ready` exists; false when `child` ended first (or after two minutes).
+pub fn wait_for_file(ready: &Path, child: &mut Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         if ready.exists() {
@@ -123,7 +135,7 @@ fn wait_until_installing(f: &Fixture, child: &mut Child) -> bool {
     false
 }
 
-fn send(child: &Child, sig: i32) {
+pub fn send(child: &Child, sig: i32) {
     // SAFETY: plain syscall on our child.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, sig) };
     assert_eq!(rc, 0, "kill({}, {sig})", child.id());

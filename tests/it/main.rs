@@ -13,6 +13,7 @@ mod doctor;
 mod explain;
 mod heavy_apply;
 mod heavy_docs;
+mod heavy_interrupt;
 mod heavy_linkage;
 mod heavy_probe;
 mod interrupt;
