@@ -185,6 +185,81 @@ fn signals_during_install_stop_the_tree_and_restore_everything() {
     }
 }
 
+/// A signal while the frontend previews (its dry run): its tree is stopped, nothing changed.
+#[test]
+fn a_signal_during_the_preview_changes_nothing() {
+    let f = fixture(Some(PINNED));
+    let before = snapshot(&f.prefix);
+    let conda = wrapper(&f);
+    let mut child = start(&f, &conda, "hang", &[]);
+    assert!(wait_until_installing(&f, &mut child));
+    send(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{err}");
+    assert!(
+        err.contains("while previewing; nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&f.prefix), before);
+    assert_eq!(f.argv_log().len(), 1, "only the preview ran");
+    assert_none_left(&token(&f));
+}
+
+/// With --edit-condarc, the `.condarc` is journaled like pinned: a signal puts it back.
+#[test]
+fn a_signal_puts_back_an_edited_condarc() {
+    let f = fixture(None);
+    let home = f.root.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let rc_text = "pinned_packages:\n  - libblas=*=*openblas\n";
+    std::fs::write(home.join(".condarc"), rc_text).unwrap();
+    let before = snapshot(&f.prefix);
+    let mut child = blasfix_process()
+        .env("HOME", &home)
+        .env("CONDA_EXE", &f.fake)
+        .env("FAKE_MODE", "hang-install")
+        .env("FAKE_READY", f.root.join("ready"))
+        .env(TOKEN_VAR, token(&f))
+        .args([
+            "apply",
+            "--frontend",
+            "conda",
+            "--backend",
+            "mkl",
+            "--yes",
+            "--edit-condarc",
+            "-p",
+        ])
+        .arg(&f.prefix)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until_installing(&f, &mut child));
+    assert_eq!(
+        std::fs::read_to_string(home.join(".condarc")).unwrap(),
+        "pinned_packages: []\n"
+    );
+    assert!(home.join(".condarc.blasfix-backup").is_file());
+    send(&child, libc::SIGHUP);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGHUP),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join(".condarc")).unwrap(),
+        rc_text
+    );
+    assert!(!home.join(".condarc.blasfix-backup").exists());
+    assert_eq!(snapshot(&f.prefix), before);
+    assert_none_left(&token(&f));
+}
+
 /// Every catchable signal takes that path, not only the three above.
 #[test]
 fn other_catchable_signals_take_the_same_path() {

@@ -58,6 +58,22 @@ fn answer_no_changes_nothing() {
     assert_eq!(f.argv_log().len(), 1, "only the preview ran");
 }
 
+/// Ctrl-C at the question is an interruption, not a "no": reported, nothing changed, and
+/// blasfix ends by SIGINT.
+#[test]
+fn ctrl_c_at_the_question_changes_nothing() {
+    let f = fixture(Some("libblas=*=*openblas\n"));
+    let before = snapshot(&f.prefix);
+    let mut p = session(&f);
+    answer(&mut p, "\x03");
+    p.exp_string("interrupted by Ctrl-C (SIGINT); nothing was changed")
+        .expect("interrupted message");
+    p.exp_eof().expect("exit");
+    assert_eq!(killed_by(&p).as_deref(), Some("SIGINT"));
+    assert_eq!(snapshot(&f.prefix), before);
+    assert_eq!(f.argv_log().len(), 1, "only the preview ran");
+}
+
 #[test]
 fn answer_yes_applies() {
     let f = fixture(None);

@@ -110,9 +110,13 @@ pub fn normalise(text: &str) -> Vec<String> {
     out
 }
 
-/// The part of a vendor-dependent block that every vendor shares.
-fn before_findings(text: &str) -> &str {
-    text.find("\nFindings\n").map_or(text, |i| &text[..i])
+/// The part of a vendor-dependent block that every vendor shares: what comes before the
+/// findings, without the plan's warnings (`apply` warns about MKL on a non-Intel CPU).
+fn before_findings(text: &str) -> String {
+    let head = text.find("\nFindings\n").map_or(text, |i| &text[..i]);
+    head.split_inclusive('\n')
+        .filter(|l| !l.starts_with("  warning: "))
+        .collect()
 }
 
 /// The README's blocks, by name: (name, header line, body). Markers count only at the start
@@ -183,9 +187,9 @@ pub fn check(blocks: &[Block]) {
                 );
                 (before_findings(&body), before_findings(&want))
             }
-            _ => (body.as_str(), want.as_str()),
+            _ => (body.clone(), want.clone()),
         };
-        let (na, nw) = (normalise(a), normalise(w));
+        let (na, nw) = (normalise(&a), normalise(&w));
         if na != nw {
             let at = na.iter().zip(&nw).take_while(|(x, y)| x == y).count();
             let ctx = |v: &[String]| v[at.saturating_sub(6)..(at + 6).min(v.len())].join(" ");

@@ -63,12 +63,22 @@ pub fn mkl_slow_here(f: &Facts, backend: BlasImpl) -> Option<String> {
         f.machine.vendor_family,
         VendorFamily::Amd | VendorFamily::Hygon | VendorFamily::Zhaoxin
     );
+    let maker = match f.machine.vendor_family {
+        VendorFamily::Amd => "AMD",
+        VendorFamily::Hygon => "Hygon",
+        _ => "Zhaoxin",
+    };
+    let arch = f
+        .machine
+        .microarch
+        .as_deref()
+        .map(|u| format!(" ({u})"))
+        .unwrap_or_default();
     (backend == BlasImpl::Mkl && non_intel).then(|| {
         format!(
-            "MKL picks its fast code paths by checking for a GenuineIntel CPU; on {} it may fall back to \
-             slower generic kernels (MKL_DEBUG_CPU_TYPE=5 no longer works since MKL 2020.1). OpenBLAS (or \
-             BLIS) is usually as fast or faster here. Measure with `blasfix bench`.",
-            cpu_label(f)
+            "MKL picks its fast code paths by checking for a GenuineIntel CPU; on this {maker} CPU{arch} it \
+             may fall back to slower generic kernels (MKL_DEBUG_CPU_TYPE=5 no longer works since MKL 2020.1). \
+             OpenBLAS (or BLIS) is usually as fast or faster here. Measure with `blasfix bench`."
         )
     })
 }
