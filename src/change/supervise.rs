@@ -13,6 +13,16 @@ use std::time::{Duration, Instant};
 /// SIGINT/SIGTERM) before SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(10);
 
+/// SIGTERM and SIGKILL (no signals elsewhere: `signal` does nothing there).
+#[cfg(unix)]
+const TERM: i32 = libc::SIGTERM;
+#[cfg(unix)]
+const KILL: i32 = libc::SIGKILL;
+#[cfg(not(unix))]
+const TERM: i32 = 15;
+#[cfg(not(unix))]
+const KILL: i32 = 9;
+
 /// The variable that marks a supervised tree (its value is unique per run).
 pub const MARKER_VAR: &str = "BLASFIX_SUPERVISED";
 
@@ -110,20 +120,18 @@ impl Tree {
         } else {
             1
         };
-        #[cfg(unix)]
-        self.stop(libc::SIGTERM, grace, hurry);
+        self.stop(TERM, grace, hurry);
         found
     }
 
     /// Send `first`, wait for the tree to end; SIGKILL after `grace` or when `hurry`.
-    #[cfg(unix)]
     pub fn stop(&self, first: i32, grace: Duration, hurry: &dyn Fn() -> bool) {
         self.signal(first);
         let start = Instant::now();
         let mut killed = false;
         while self.alive() {
             if !killed && (start.elapsed() >= grace || hurry()) {
-                self.signal(libc::SIGKILL);
+                self.signal(KILL);
                 killed = true;
             }
             if start.elapsed() >= grace + Duration::from_secs(5) {

@@ -84,18 +84,7 @@ pub fn conflicts(line: &str, target: BlasImpl) -> bool {
         return target != BlasImpl::Mkl;
     }
     match build {
-        Some(b) => {
-            let b = b.trim_matches('*');
-            let imp = impl_from_build_suffix(b).or(match b {
-                "mkl" => Some(BlasImpl::Mkl),
-                "openblas" => Some(BlasImpl::Openblas),
-                "blis" => Some(BlasImpl::Blis),
-                "accelerate" | "newaccelerate" => Some(BlasImpl::Accelerate),
-                "netlib" => Some(BlasImpl::Netlib),
-                _ => None,
-            });
-            imp.is_some_and(|i| i != target)
-        }
+        Some(b) => build_impl(&b).is_some_and(|i| i != target),
         // A bare name locks the installed build under libmamba; a version alone does not.
         None => line
             .trim()
@@ -154,16 +143,12 @@ pub fn selected(line: &str) -> Option<BlasImpl> {
     if name == "nomkl" {
         return Some(BlasImpl::Openblas);
     }
-    let b = build?;
-    let b = b.trim_matches('*');
-    impl_from_build_suffix(b).or(match b {
-        "mkl" => Some(BlasImpl::Mkl),
-        "openblas" => Some(BlasImpl::Openblas),
-        "blis" => Some(BlasImpl::Blis),
-        "accelerate" | "newaccelerate" => Some(BlasImpl::Accelerate),
-        "netlib" => Some(BlasImpl::Netlib),
-        _ => None,
-    })
+    build_impl(&build?)
+}
+
+/// The backend a build glob ends in (`*mkl`, `20_linux64_openblas`, `*_blis`).
+fn build_impl(glob: &str) -> Option<BlasImpl> {
+    impl_from_build_suffix(glob.trim_matches('*'))
 }
 
 #[cfg(test)]

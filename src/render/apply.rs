@@ -66,6 +66,24 @@ pub fn plan_lines(plan: &Plan, commands: &[String]) -> Vec<String> {
     lines
 }
 
+/// How a switch that went through is told: "Switched X to Y." (or, when only pins changed,
+/// "X runs Y; its pins now say so too.").
+pub fn done_line(plan: &Plan) -> String {
+    if plan.steps.is_empty() {
+        format!(
+            "{} runs {}; its pins now say so too.",
+            plan.prefix.display(),
+            plan.target.display_name()
+        )
+    } else {
+        format!(
+            "Switched {} to {}.",
+            plan.prefix.display(),
+            plan.target.display_name()
+        )
+    }
+}
+
 /// The confirmation question; it points back at the plan's warnings when there are any.
 pub fn question(plan: &Plan) -> String {
     let despite = if plan.warnings.is_empty() {

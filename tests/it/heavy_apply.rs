@@ -256,6 +256,22 @@ fn heavy_switch_there_and_back_keeps_numpy() {
     );
 }
 
+/// Run the stand-in (`conda ARGS`) on the heavy channel with this HOME; it must succeed.
+fn stand_in(h: &Heavy, home: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(&h.conda)
+        .args(args)
+        .env("HOME", home)
+        .env("FAKE_CONDA_CHANNELS", &h.channel)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "conda {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn doctor_json(args: &[&str], env: &[(&str, &Path)]) -> serde_json::Value {
     let mut c = blasfix();
     for (k, v) in env {
@@ -309,17 +325,19 @@ fn heavy_a_going_back_that_leaves_the_pin_is_found_and_fixed() {
     let Some(heavy) = heavy_dir() else { return };
     let h = setup(&heavy);
     apply_to(&h, "mkl").assert().success();
-    let out = Command::new(&h.conda)
-        .args(["install", "-y", "--solver", "classic", "-p"])
-        .arg(&h.prefix)
-        .arg("libblas=*=*openblas")
-        .env("FAKE_CONDA_CHANNELS", &h.channel)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let prefix = h.prefix.to_string_lossy().into_owned();
+    let out = stand_in(
+        &h,
+        &h.root,
+        &[
+            "install",
+            "-y",
+            "--solver",
+            "classic",
+            "-p",
+            &prefix,
+            "libblas=*=*openblas",
+        ],
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("Overriding pinned spec"));
     assert!(blas_record(&h.prefix).ends_with("_openblas"));
@@ -329,7 +347,6 @@ fn heavy_a_going_back_that_leaves_the_pin_is_found_and_fixed() {
         "libblas=*=*mkl\n"
     );
 
-    let prefix = h.prefix.to_string_lossy().into_owned();
     let v = doctor_json(&["-p", &prefix], &[]);
     assert_eq!(v["blas"]["implementation"], "openblas");
     let x = finding(&v, "pin-contradicts-blas").expect("pin-contradicts-blas");
@@ -367,18 +384,7 @@ fn heavy_a_going_back_that_leaves_the_pin_is_found_and_fixed() {
     after.remove(Path::new("pinned"));
     assert_eq!(after, records, "only pinned changed");
     // An unrelated install now keeps OpenBLAS.
-    let out = Command::new(&h.conda)
-        .args(["install", "-y", "-p"])
-        .arg(&h.prefix)
-        .arg("python")
-        .env("FAKE_CONDA_CHANNELS", &h.channel)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stand_in(&h, &h.root, &["install", "-y", "-p", &prefix, "python"]);
     assert!(blas_record(&h.prefix).ends_with("_openblas"));
     assert!(loaded_blas(&h.prefix).contains("openblas"));
 }
@@ -530,18 +536,7 @@ fn heavy_condarc_pinned_packages_are_honoured() {
         "pinned_packages: []\n"
     );
     assert!(loaded_blas(&h.prefix).contains("libmkl_rt"));
-    let out = Command::new(&h.conda)
-        .args(["install", "-y", "-p"])
-        .arg(&h.prefix)
-        .arg("python")
-        .env("HOME", &home)
-        .env("FAKE_CONDA_CHANNELS", &h.channel)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let prefix = h.prefix.to_string_lossy().into_owned();
+    stand_in(&h, &home, &["install", "-y", "-p", &prefix, "python"]);
     assert!(blas_record(&h.prefix).ends_with("_mkl"));
 }

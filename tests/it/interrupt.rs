@@ -135,6 +135,19 @@ pub fn wait_for_file(ready: &Path, child: &mut Child) -> bool {
     false
 }
 
+/// Start apply with `conda`, wait until the frontend installs, run `at_install` (checks of
+/// that moment), send `sig`, wait for the end.
+fn signal_at_install(f: &Fixture, conda: &Path, sig: i32, at_install: &dyn Fn()) -> Output {
+    let mut child = start(f, conda, "hang-install", &[]);
+    assert!(
+        wait_until_installing(f, &mut child),
+        "signal {sig}: the frontend never reached its install"
+    );
+    at_install();
+    send(&child, sig);
+    child.wait_with_output().unwrap()
+}
+
 pub fn send(child: &Child, sig: i32) {
     // SAFETY: plain syscall on our child.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, sig) };
@@ -159,19 +172,13 @@ fn signals_during_install_stop_the_tree_and_restore_everything() {
     ] {
         let f = fixture(Some(PINNED));
         let before = snapshot(&f.prefix);
-        let conda = wrapper(&f);
-        let mut child = start(&f, &conda, "hang-install", &[]);
-        assert!(
-            wait_until_installing(&f, &mut child),
-            "{name}: never installed"
-        );
-        // The blocking pin is out while the frontend installs.
-        assert_eq!(
-            std::fs::read_to_string(f.prefix.join("conda-meta/pinned")).unwrap(),
-            "python 3.12.*\n"
-        );
-        send(&child, sig);
-        let out: Output = child.wait_with_output().unwrap();
+        let out = signal_at_install(&f, &wrapper(&f), sig, &|| {
+            // The blocking pin is out while the frontend installs.
+            assert_eq!(
+                std::fs::read_to_string(f.prefix.join("conda-meta/pinned")).unwrap(),
+                "python 3.12.*\n"
+            );
+        });
         let err = text(&out.stderr);
         assert_eq!(out.status.signal(), Some(sig), "{name}: {err}");
         assert!(err.contains(&format!("interrupted by {name}")), "{err}");
@@ -266,10 +273,7 @@ fn other_catchable_signals_take_the_same_path() {
     for sig in [libc::SIGQUIT, libc::SIGUSR1, libc::SIGALRM] {
         let f = fixture(Some(PINNED));
         let before = snapshot(&f.prefix);
-        let mut child = start(&f, &f.fake, "hang-install", &[]);
-        assert!(wait_until_installing(&f, &mut child));
-        send(&child, sig);
-        let out = child.wait_with_output().unwrap();
+        let out = signal_at_install(&f, &f.fake, sig, &|| {});
         let err = text(&out.stderr);
         // SIGQUIT would dump core by default: blasfix exits 128+N instead.
         let ended = out.status.signal() == Some(sig) || out.status.code() == Some(128 + sig);

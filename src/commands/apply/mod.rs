@@ -708,19 +708,7 @@ impl Apply<'_> {
         let s = Styles::stdout();
         self.say(format!("Before: {}", sw.before.describe()));
         self.say(format!("After:  {}", after.describe()));
-        let mut done = if plan.steps.is_empty() {
-            format!(
-                "{} runs {}; its pins now say so too.",
-                sw.prefix.display(),
-                sw.target.display_name()
-            )
-        } else {
-            format!(
-                "Switched {} to {}.",
-                sw.prefix.display(),
-                sw.target.display_name()
-            )
-        };
+        let mut done = out::done_line(plan);
         if pinned_written && let Some(pin) = &plan.pinned.new_pin {
             done.push_str(&format!(" Pinned `{pin}` in conda-meta/pinned."));
         }

@@ -2,7 +2,7 @@
 //! another backend than the one that runs, and the journal an interrupted `blasfix apply` left.
 
 use crate::diagnose::finding::{Finding, Severity};
-use crate::diagnose::fix::{BlockingPins, pin_fix};
+use crate::diagnose::fix::{BlockingPins, env_selector, pin_fix, shell_quote};
 use crate::diagnose::in_use::effective;
 use crate::facts::Facts;
 use crate::facts::pinspec;
@@ -137,14 +137,7 @@ pub fn interrupted_switch(f: &Facts) -> Vec<Finding> {
                     j.path.display()
                 ),
             )
-            .fix(
-                fix,
-                Some(format!(
-                    "mv {} {}",
-                    super::super::fix::shell_quote(&j.path.to_string_lossy()),
-                    super::super::fix::shell_quote(&pinned.to_string_lossy())
-                )),
-            ),
+            .fix(fix, Some(mv_back(&j.path, &pinned))),
         );
     }
     for j in &f.channels.config.leftover_journals {
@@ -178,22 +171,24 @@ pub fn interrupted_switch(f: &Facts) -> Vec<Finding> {
                     file.display()
                 ),
             )
-            .fix(
-                fix,
-                Some(format!(
-                    "mv {} {}",
-                    super::super::fix::shell_quote(&j.to_string_lossy()),
-                    super::super::fix::shell_quote(&file.to_string_lossy())
-                )),
-            ),
+            .fix(fix, Some(mv_back(j, &file))),
         );
     }
     out
 }
 
+/// `mv JOURNAL FILE`: the raw restore.
+fn mv_back(journal: &std::path::Path, file: &std::path::Path) -> String {
+    format!(
+        "mv {} {}",
+        shell_quote(&journal.to_string_lossy()),
+        shell_quote(&file.to_string_lossy())
+    )
+}
+
 /// ` -p PREFIX` unless the environment is the active one (as the other fixes name it).
 fn target_args(f: &Facts) -> String {
-    super::super::fix::env_selector(f)
+    env_selector(f)
 }
 
 #[cfg(test)]
