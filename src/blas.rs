@@ -17,6 +17,10 @@ pub enum BlasImpl {
     Accelerate,
     Netlib,
     Nvpl,
+    Atlas,
+    Armpl,
+    /// FlexiBLAS whose backend could not be told (with a known backend, the backend is named).
+    Flexiblas,
     Ambiguous,
     None,
     #[default]
@@ -32,6 +36,9 @@ impl BlasImpl {
             BlasImpl::Accelerate => "accelerate",
             BlasImpl::Netlib => "netlib",
             BlasImpl::Nvpl => "nvpl",
+            BlasImpl::Atlas => "atlas",
+            BlasImpl::Armpl => "armpl",
+            BlasImpl::Flexiblas => "flexiblas",
             BlasImpl::Ambiguous => "ambiguous",
             BlasImpl::None => "none",
             BlasImpl::Unknown => "unknown",
@@ -46,6 +53,9 @@ impl BlasImpl {
             BlasImpl::Accelerate => "Apple Accelerate",
             BlasImpl::Netlib => "reference BLAS (netlib)",
             BlasImpl::Nvpl => "NVIDIA NVPL",
+            BlasImpl::Atlas => "ATLAS",
+            BlasImpl::Armpl => "Arm Performance Libraries",
+            BlasImpl::Flexiblas => "FlexiBLAS (backend unknown)",
             BlasImpl::Ambiguous => "ambiguous",
             BlasImpl::None => "none",
             BlasImpl::Unknown => "unknown",
@@ -786,7 +796,16 @@ pub fn switch_spec(family: ChannelFamily, imp: BlasImpl) -> Option<String> {
         return None;
     }
     match family {
-        ChannelFamily::CondaForge => Some(format!("libblas=*=*{}", imp.as_str())),
+        ChannelFamily::CondaForge => matches!(
+            imp,
+            BlasImpl::Mkl
+                | BlasImpl::Openblas
+                | BlasImpl::Blis
+                | BlasImpl::Accelerate
+                | BlasImpl::Netlib
+                | BlasImpl::Nvpl
+        )
+        .then(|| format!("libblas=*=*{}", imp.as_str())),
         ChannelFamily::Defaults => matches!(imp, BlasImpl::Mkl | BlasImpl::Openblas)
             .then(|| format!("blas=*={}", imp.as_str())),
         ChannelFamily::Pip | ChannelFamily::Other => None,

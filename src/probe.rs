@@ -82,6 +82,43 @@ pub struct LoadedLib {
     pub owner: Option<String>,
     /// A failure while querying it.
     pub error: Option<String>,
+    /// How a generic `libblas.so.3` was named ("defines atl_f77wrap_dgemm_", "directory
+    /// blis-pthread/"), or why it could not be ("unknown").
+    pub evidence: Option<String>,
+    /// A vendor build of the family ("AMD AOCL" for AMD's BLIS).
+    pub build: Option<String>,
+    /// Who found it: "blasfix", "threadpoolctl" or "both".
+    pub source: Option<String>,
+}
+
+/// Threads of the probe's process (Linux `/proc/self/task`), before NumPy, after the import
+/// and after one tiny GEMM (run only when an OpenMP runtime or MKL is loaded: their teams start
+/// at the first parallel call).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct ProcessThreads {
+    pub before_numpy: Option<u32>,
+    pub after_import: Option<u32>,
+    pub after_gemm: Option<u32>,
+}
+
+impl ProcessThreads {
+    /// Threads the BLAS and OpenMP pools added to the process: the last count minus the one
+    /// before NumPy was imported.
+    pub fn pool_threads(&self) -> Option<u32> {
+        let last = self.after_gemm.or(self.after_import)?;
+        Some(last.saturating_sub(self.before_numpy.unwrap_or(1)) + 1)
+    }
+}
+
+/// A `sys.path` entry of the probed interpreter and what put it there.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct PathEntry {
+    pub path: String,
+    /// "PYTHONPATH", "user site", "site-packages", "base site-packages", ".pth FILE:LINE",
+    /// "stdlib" or "other".
+    pub origin: String,
 }
 
 /// What the probe saw.
@@ -111,6 +148,14 @@ pub struct RuntimeFacts {
     pub thread_env: BTreeMap<String, String>,
     /// Things that went wrong without stopping the probe (SciPy import error, a library query).
     pub warnings: Vec<String>,
+    /// Threads the process ran before and after NumPy and its first BLAS call.
+    pub threads: Option<ProcessThreads>,
+    /// The tiny GEMM's time, when it ran.
+    pub gemm_ms: Option<f64>,
+    /// The `sys.path` entries holding a `numpy` package, in import order (the first wins).
+    pub numpy_copies: Vec<PathEntry>,
+    /// The threadpoolctl version whose listing was merged in, when it was importable.
+    pub threadpoolctl: Option<String>,
 }
 
 impl RuntimeFacts {
@@ -692,6 +737,18 @@ pub struct ProbeJson {
     pub scipy_error: Option<RawError>,
     pub loaded: Option<RawLoaded>,
     pub config: Option<RawConfig>,
+    pub threads: Option<ProcessThreads>,
+    pub gemm: Option<RawGemm>,
+    pub numpy_copies: Vec<PathEntry>,
+    pub sys_path: Vec<PathEntry>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RawGemm {
+    pub ok: bool,
+    pub ms: Option<f64>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -726,6 +783,7 @@ pub struct RawLoaded {
     pub images: Option<u64>,
     pub errors: Vec<String>,
     pub libraries: Vec<LoadedLib>,
+    pub threadpoolctl: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -751,8 +809,17 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
         numpy_file: raw.numpy.as_ref().and_then(|n| n.file.clone()),
         scipy_version: raw.scipy.as_ref().and_then(|n| n.version.clone()),
         thread_env: raw.env.clone(),
+        threads: raw.threads.clone(),
+        gemm_ms: raw.gemm.as_ref().and_then(|g| g.ms),
+        numpy_copies: raw.numpy_copies.clone(),
         ..Default::default()
     };
+    if let Some(g) = raw.gemm.as_ref().filter(|g| !g.ok) {
+        facts.warnings.push(format!(
+            "the probe's tiny GEMM failed: {}",
+            g.error.as_deref().unwrap_or("no detail")
+        ));
+    }
     if raw.fatal.is_some() {
         let exe = facts
             .python_executable
@@ -774,6 +841,7 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
         .is_some_and(|l| l.method.is_some() || l.source.is_some());
     if let Some(loaded) = raw.loaded {
         facts.library_source = loaded.source.clone();
+        facts.threadpoolctl = loaded.threadpoolctl.clone();
         facts.warnings.extend(
             loaded
                 .errors
@@ -782,6 +850,10 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
         );
         facts.libraries = loaded.libraries;
     }
+    // Stable order: BLAS before OpenMP, then by path (the renderers mark NumPy's own).
+    facts
+        .libraries
+        .sort_by(|a, b| (a.user_api != "blas", &a.filepath).cmp(&(b.user_api != "blas", &b.filepath)));
     let np_file = facts.numpy_file.clone();
     let sp_file = raw.scipy.as_ref().and_then(|s| s.file.clone());
     for lib in &mut facts.libraries {
@@ -825,10 +897,14 @@ pub fn impl_of(lib: &LoadedLib) -> Option<BlasImpl> {
         "accelerate" => BlasImpl::Accelerate,
         "netlib" => BlasImpl::Netlib,
         "nvpl" => BlasImpl::Nvpl,
+        "atlas" => BlasImpl::Atlas,
+        "armpl" => BlasImpl::Armpl,
         "flexiblas" => {
-            let backend = lib.config.as_deref()?.to_ascii_lowercase();
+            let backend = lib.config.as_deref().unwrap_or("").to_ascii_lowercase();
             let backend = backend.strip_prefix("backend ").unwrap_or(&backend);
-            impl_from_name(backend).filter(|i| i.is_concrete())?
+            impl_from_name(backend)
+                .filter(|i| i.is_concrete())
+                .unwrap_or(BlasImpl::Flexiblas)
         }
         _ => return None,
     })
@@ -844,11 +920,17 @@ pub fn impl_from_name(name: &str) -> Option<BlasImpl> {
         Some(BlasImpl::Mkl)
     } else if n.contains("accelerate") || n.contains("veclib") {
         Some(BlasImpl::Accelerate)
-    } else if n.starts_with("blis") {
+    } else if n.starts_with("blis") || n.starts_with("aocl") || n.starts_with("amdblis") {
         Some(BlasImpl::Blis)
     } else if n.starts_with("nvpl") {
         Some(BlasImpl::Nvpl)
-    } else if n == "netlib" || n == "refblas" {
+    } else if n.starts_with("atlas") {
+        Some(BlasImpl::Atlas)
+    } else if n.starts_with("armpl") {
+        Some(BlasImpl::Armpl)
+    } else if n.starts_with("flexiblas") {
+        Some(BlasImpl::Flexiblas)
+    } else if n.starts_with("netlib") || n == "refblas" || n == "reference" {
         Some(BlasImpl::Netlib)
     } else {
         None

@@ -20,13 +20,28 @@ pub fn gather_with(
     env: &EnvSnapshot,
     runtime: Option<Duration>,
 ) -> anyhow::Result<Facts> {
+    gather_with_args(sel, env, runtime, &[])
+}
+
+/// [`gather_with`], passing `probe_args` to the probe script (`--scipy`).
+pub fn gather_with_args(
+    sel: &EnvSelector,
+    env: &EnvSnapshot,
+    runtime: Option<Duration>,
+    probe_args: &[String],
+) -> anyhow::Result<Facts> {
     let selector = envs::Selector {
         name: sel.name.clone(),
         prefix: sel.prefix.clone(),
     };
     let located = envs::locate(&selector, env).map_err(|e| UserError::usage(e.to_string()))?;
     let probe = match (runtime, &located.python) {
-        (Some(timeout), Some(python)) => Some(probe::spawn(python, timeout, &[])),
+        (Some(timeout), Some(python)) => Some(probe::spawn_with_args(
+            python,
+            timeout,
+            &[],
+            probe_args,
+        )),
         _ => None,
     };
     let mut problems = Vec::new();
@@ -73,7 +88,12 @@ pub fn gather_with(
 pub fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let env = EnvSnapshot::capture();
     let runtime = (!args.no_runtime).then(|| Duration::from_secs(args.timeout));
-    let facts = gather_with(&args.env, &env, runtime)?;
+    let probe_args: Vec<String> = args
+        .import_scipy
+        .then(|| "--scipy".to_string())
+        .into_iter()
+        .collect();
+    let facts = gather_with_args(&args.env, &env, runtime, &probe_args)?;
     let found = findings::evaluate(&facts);
     let rec = findings::recommend(&facts);
     if args.json {
