@@ -182,6 +182,33 @@ pub fn impl_from_lib_name(name: &str) -> Option<BlasImpl> {
     }
 }
 
+/// A BLAS name as build metadata or FlexiBLAS spell it ("scipy-openblas", "openblas64", "mkl-sdl",
+/// "accelerate", "blas"...). Generic names give `None`.
+pub fn impl_from_name(name: &str) -> Option<BlasImpl> {
+    let n = name.to_ascii_lowercase();
+    if n.contains("openblas") {
+        Some(BlasImpl::Openblas)
+    } else if n.starts_with("mkl") || n.contains("mkl_rt") {
+        Some(BlasImpl::Mkl)
+    } else if n.contains("accelerate") || n.contains("veclib") {
+        Some(BlasImpl::Accelerate)
+    } else if n.starts_with("blis") || n.starts_with("aocl") || n.starts_with("amdblis") {
+        Some(BlasImpl::Blis)
+    } else if n.starts_with("nvpl") {
+        Some(BlasImpl::Nvpl)
+    } else if n.starts_with("atlas") {
+        Some(BlasImpl::Atlas)
+    } else if n.starts_with("armpl") {
+        Some(BlasImpl::Armpl)
+    } else if n.starts_with("flexiblas") {
+        Some(BlasImpl::Flexiblas)
+    } else if n.starts_with("netlib") || n == "refblas" || n == "reference" {
+        Some(BlasImpl::Netlib)
+    } else {
+        None
+    }
+}
+
 /// The channel family of a record: `mirrors::channel_family` of its `channel` (or `url` for
 /// installer-made records).
 pub fn record_family(r: &Record) -> Option<ChannelFamily> {

@@ -30,6 +30,35 @@ pub struct LinkChain {
     /// Each hop: the name as written, then the resolved file (symlinks followed).
     pub hops: Vec<LinkHop>,
     pub implementation: BlasImpl,
+    /// What the library's own files tell beyond its name: "pthreads", "openmp", "serial"
+    /// (OpenBLAS, BLIS), "AMD AOCL", "backend OPENBLAS-OPENMP (/etc/flexiblasrc)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// How the last library was named ("file name libopenblasp-r0.3.21.so", "directory
+    /// atlas/", "exports bli_thread_get_num_threads"), or why it could not be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+}
+
+/// A library named by its own evidence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub implementation: BlasImpl,
+    pub detail: Option<String>,
+    pub evidence: Option<String>,
+}
+
+impl Identity {
+    fn new(implementation: BlasImpl, evidence: impl Into<String>) -> Self {
+        Identity {
+            implementation,
+            detail: None,
+            evidence: Some(evidence.into()),
+        }
+    }
+    fn unknown(reason: impl Into<String>) -> Self {
+        Identity::new(BlasImpl::Unknown, reason)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
@@ -89,15 +118,57 @@ pub struct LinkageFacts {
 pub struct LoaderEnv {
     /// `LD_LIBRARY_PATH` split on `:` (ELF only; searched after RPATH, before RUNPATH).
     pub ld_library_path: Vec<PathBuf>,
+    /// The backend FlexiBLAS would load and where that was set (`FLEXIBLAS`, `~/.flexiblasrc`,
+    /// `/etc/flexiblasrc`, `/etc/flexiblasrc.d/*.conf`).
+    pub flexiblas: Option<(String, String)>,
 }
 
 impl LoaderEnv {
-    /// From the process environment.
+    /// From the process environment (and FlexiBLAS's configuration files).
     pub fn capture(env: &crate::facts::EnvSnapshot) -> Self {
+        let read = |p: &Path| std::fs::read_to_string(p).ok();
         LoaderEnv {
             ld_library_path: split_path_list(env.get("LD_LIBRARY_PATH").unwrap_or("")),
+            flexiblas: flexiblas_backend(env.get("FLEXIBLAS"), env.home.as_deref(), &read),
         }
     }
+}
+
+/// The backend FlexiBLAS selects, as it does: the `FLEXIBLAS` variable, else `default =` in
+/// `~/.flexiblasrc`, then `/etc/flexiblasrc`, then `/etc/flexiblasrc.d/*.conf` (the user's file
+/// wins). Returns (backend, where it was set); None when nothing names one (FlexiBLAS then uses
+/// its compiled-in default, usually NETLIB).
+pub fn flexiblas_backend(
+    var: Option<&str>,
+    home: Option<&Path>,
+    read: &dyn Fn(&Path) -> Option<String>,
+) -> Option<(String, String)> {
+    if let Some(v) = var.map(str::trim).filter(|v| !v.is_empty()) {
+        return Some((v.to_string(), "FLEXIBLAS".into()));
+    }
+    let default_in = |text: &str| {
+        text.lines()
+            .map(|l| l.split(['#', ';']).next().unwrap_or("").trim())
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("default"))
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let mut files: Vec<PathBuf> = home.map(|h| h.join(".flexiblasrc")).into_iter().collect();
+    files.push(PathBuf::from("/etc/flexiblasrc"));
+    let mut conf: Vec<PathBuf> = std::fs::read_dir("/etc/flexiblasrc.d")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
+    conf.sort();
+    files.extend(conf);
+    files.iter().find_map(|f| {
+        let text = read(f)?;
+        default_in(&text).map(|b| (b, f.display().to_string()))
+    })
 }
 
 /// Extension modules whose links decide NumPy's BLAS and LAPACK (directory, file-name prefix).
@@ -225,6 +296,8 @@ pub fn looks_blas(needed: &str) -> bool {
         "veclib",
         "nvpl",
         "armpl",
+        "atlas",
+        "aocl",
     ]
     .iter()
     .any(|k| base.contains(k))
@@ -300,6 +373,14 @@ fn classify_basename(base: &str) -> Option<BlasImpl> {
         Some(BlasImpl::Accelerate)
     } else if starts(&["libnvpl_blas", "libnvpl_lapack"]) {
         Some(BlasImpl::Nvpl)
+    } else if starts(&["libaocl-blas", "libaocl_blas", "libamdblis"]) {
+        Some(BlasImpl::Blis)
+    } else if starts(&["libflexiblas", "flexiblas"]) {
+        Some(BlasImpl::Flexiblas)
+    } else if starts(&["libatlas", "libsatlas", "libtatlas", "libptf77blas", "libf77blas"]) {
+        Some(BlasImpl::Atlas)
+    } else if starts(&["libarmpl"]) {
+        Some(BlasImpl::Armpl)
     } else {
         None
     }
@@ -312,6 +393,10 @@ fn classify_debian_dir(dir: &str) -> Option<BlasImpl> {
         Some(BlasImpl::Openblas)
     } else if d.starts_with("blis") {
         Some(BlasImpl::Blis)
+    } else if d == "atlas" || d.starts_with("atlas-") {
+        Some(BlasImpl::Atlas)
+    } else if d.starts_with("flexiblas") {
+        Some(BlasImpl::Flexiblas)
     } else if d == "blas" || d == "lapack" {
         Some(BlasImpl::Netlib)
     } else if d.starts_with("mkl") || d == "intel64" {
@@ -328,10 +413,105 @@ pub fn classify_symbol(name: &str) -> Option<BlasImpl> {
         Some(BlasImpl::Openblas)
     } else if name.starts_with("MKL_Get_Max_Threads") || name.starts_with("mkl_get_max_threads") {
         Some(BlasImpl::Mkl)
-    } else if name.starts_with("bli_thread_get_num_threads") {
+    } else if name.starts_with("bli_thread_get_num_threads") || name.starts_with("bli_info_get_")
+    {
         Some(BlasImpl::Blis)
+    } else if name.starts_with("flexiblas_") {
+        Some(BlasImpl::Flexiblas)
+    } else if name.starts_with("ATL_") || name.starts_with("atl_f77wrap_") {
+        Some(BlasImpl::Atlas)
+    } else if name == "armplversion" || name == "armplinfo" {
+        Some(BlasImpl::Armpl)
+    } else if name.starts_with("nvpl_blas_") {
+        Some(BlasImpl::Nvpl)
     } else {
         None
+    }
+}
+
+/// Exported names that tell a build apart (threading, vendor), kept when scanning exports.
+fn is_build_marker(name: &str) -> bool {
+    name == "exec_blas_async"
+        || name == "blas_thread_init"
+        || name.starts_with("aocl_")
+        || name.starts_with("AOCL_")
+}
+
+/// Build details a library's own files tell: threading from its directory (Debian's
+/// `openblas-openmp/`), its name (`_gomp`, `_mp`, `libblis-mt`) or what it links (libgomp,
+/// libomp, libiomp5) and exports (OpenBLAS's thread server); AMD's AOCL build of BLIS.
+pub fn build_detail(
+    imp: BlasImpl,
+    real: &Path,
+    needed: &[String],
+    exports: &[String],
+) -> Option<String> {
+    let base = file_name(real).to_ascii_lowercase();
+    let dir = real
+        .parent()
+        .map(|d| file_name(d).to_ascii_lowercase())
+        .unwrap_or_default();
+    let omp = needed.iter().any(|n| {
+        let n = n.to_ascii_lowercase();
+        n.starts_with("libgomp") || n.starts_with("libomp") || n.starts_with("libiomp")
+    });
+    let dir_variant = dir
+        .split_once('-')
+        .map(|(_, v)| v)
+        .and_then(|v| match v {
+            "pthread" | "pthreads" => Some("pthreads"),
+            "openmp" => Some("openmp"),
+            "serial" => Some("serial"),
+            _ => None,
+        });
+    match imp {
+        BlasImpl::Openblas => Some(
+            dir_variant
+                .unwrap_or(if omp {
+                    "openmp"
+                } else if exports.iter().any(|e| e == "exec_blas_async" || e == "blas_thread_init") {
+                    "pthreads"
+                } else if exports.is_empty() {
+                    return None;
+                } else {
+                    "serial"
+                })
+                .to_string(),
+        ),
+        BlasImpl::Blis => {
+            let aocl = base.contains("aocl")
+                || base.starts_with("libblis-mt")
+                || exports.iter().any(|e| e.to_ascii_lowercase().starts_with("aocl_"));
+            let threads = dir_variant
+                .or(omp.then_some("openmp"))
+                .or((base.starts_with("libblis-mt") || base.contains("-mt")).then_some("multithreaded"));
+            match (aocl, threads) {
+                (true, Some(t)) => Some(format!("AMD AOCL, {t}")),
+                (true, None) => Some("AMD AOCL".into()),
+                (false, t) => t.map(str::to_string),
+            }
+        }
+        BlasImpl::Nvpl => {
+            if base.contains("_gomp") {
+                Some("openmp".into())
+            } else if base.contains("_seq") {
+                Some("sequential".into())
+            } else {
+                None
+            }
+        }
+        BlasImpl::Armpl => Some(if base.contains("_mp") { "openmp" } else { "sequential" }.into()),
+        BlasImpl::Atlas => Some(
+            if base.starts_with("libtatlas") || base.starts_with("libptf77blas") {
+                "threaded"
+            } else if base.starts_with("libsatlas") {
+                "serial"
+            } else {
+                return None;
+            }
+            .into(),
+        ),
+        _ => None,
     }
 }
 
@@ -725,9 +905,10 @@ where
     })
 }
 
-/// The implementation a library's exported symbols prove (ELF `.dynsym`, PE export names).
-/// This reads the symbol table: call it only for a file nothing else identifies.
-pub fn classify_exports(path: &Path) -> Option<BlasImpl> {
+/// The exported names of a library that name an implementation or tell its build apart
+/// (ELF `.dynsym`, PE export names). This reads the symbol table: call it only for a file whose
+/// name does not tell, or for build details. None when the file cannot be read.
+pub fn read_exports(path: &Path) -> Option<Vec<String>> {
     let file = File::open(path).ok()?;
     let cache = ReadCache::new(file);
     let data = &cache;
@@ -740,7 +921,19 @@ pub fn classify_exports(path: &Path) -> Option<BlasImpl> {
     }
 }
 
-fn elf_exports<'d, Elf, R>(data: R) -> Option<BlasImpl>
+/// The implementation a library's exported symbols prove, and the symbol.
+pub fn classify_exports(exports: &[String]) -> Option<(BlasImpl, &str)> {
+    exports
+        .iter()
+        .find_map(|n| classify_symbol(n).map(|i| (i, n.as_str())))
+}
+
+fn keep_export(name: &[u8]) -> Option<String> {
+    let n = String::from_utf8_lossy(name);
+    (classify_symbol(&n).is_some() || is_build_marker(&n)).then(|| n.into_owned())
+}
+
+fn elf_exports<'d, Elf, R>(data: R) -> Option<Vec<String>>
 where
     Elf: FileHeader<Endian = Endianness>,
     R: ReadRef<'d>,
@@ -750,14 +943,17 @@ where
     let sections = header.sections(endian, data).ok()?;
     let symbols = sections.symbols(endian, data, elf::SHT_DYNSYM).ok()?;
     let names = symbols.strings();
-    symbols
-        .iter()
-        .filter(|s| s.st_shndx(endian) != elf::SHN_UNDEF)
-        .filter_map(|s| s.name(endian, names).ok())
-        .find_map(|n| classify_symbol(&String::from_utf8_lossy(n)))
+    Some(
+        symbols
+            .iter()
+            .filter(|s| s.st_shndx(endian) != elf::SHN_UNDEF)
+            .filter_map(|s| s.name(endian, names).ok())
+            .filter_map(keep_export)
+            .collect(),
+    )
 }
 
-fn pe_exports<'d, Pe, R>(data: R) -> Option<BlasImpl>
+fn pe_exports<'d, Pe, R>(data: R) -> Option<Vec<String>>
 where
     Pe: ImageNtHeaders,
     R: ReadRef<'d>,
@@ -766,11 +962,16 @@ where
     let mut offset = dos.nt_headers_offset().into();
     let (nt, dirs) = Pe::parse(data, &mut offset).ok()?;
     let sections = nt.sections(data, offset).ok()?;
-    let table = dirs.export_table(data, &sections).ok()??;
-    table
-        .name_iter()
-        .filter_map(|(ptr, _)| table.name_from_pointer(ptr).ok())
-        .find_map(|n| classify_symbol(&String::from_utf8_lossy(n)))
+    let Some(table) = dirs.export_table(data, &sections).ok()? else {
+        return Some(Vec::new());
+    };
+    Some(
+        table
+            .name_iter()
+            .filter_map(|(ptr, _)| table.name_from_pointer(ptr).ok())
+            .filter_map(keep_export)
+            .collect(),
+    )
 }
 
 // ------------------------------------------------------------------------------------------
@@ -811,11 +1012,13 @@ impl Walker<'_> {
         for needed in info.needed.iter().filter(|n| looks_blas(n)) {
             let mut hops = Vec::new();
             let mut seen = Vec::new();
-            let implementation = self.follow(&node, needed, &mut hops, &mut seen, 1);
+            let id = self.follow(&node, needed, &mut hops, &mut seen, 1);
             chains.push(LinkChain {
                 module: module.to_path_buf(),
                 hops,
-                implementation,
+                implementation: id.implementation,
+                detail: id.detail,
+                evidence: id.evidence,
             });
         }
         chains
@@ -829,7 +1032,7 @@ impl Walker<'_> {
         hops: &mut Vec<LinkHop>,
         seen: &mut Vec<PathBuf>,
         depth: usize,
-    ) -> BlasImpl {
+    ) -> Identity {
         let (resolved, system) = self.resolve(node, needed);
         let real = resolved
             .as_ref()
@@ -846,33 +1049,41 @@ impl Walker<'_> {
             links,
         });
         if system {
-            return classify_path(Path::new(needed)).unwrap_or(BlasImpl::Unknown);
+            return match classify_path(Path::new(needed)) {
+                Some(i) => Identity::new(i, "a macOS system framework"),
+                None => Identity::unknown(format!("{needed} is a system library of no known BLAS")),
+            };
         }
         let Some(real) = real else {
             self.problems.push(Problem::at(
                 node.path,
                 format!("links {needed}, which the loader would not find"),
             ));
-            return classify_path(Path::new(needed))
-                .filter(|_| !is_generic_blas_name(needed))
-                .unwrap_or(BlasImpl::Unknown);
+            return match classify_path(Path::new(needed)).filter(|_| !is_generic_blas_name(needed))
+            {
+                Some(i) => Identity::new(i, format!("the name {needed} (file not found)")),
+                None => Identity::unknown(format!("{needed} was not found")),
+            };
         };
         let base = file_name(&real);
         if !is_generic_blas_name(&base)
             && let Some(i) = classify_path(&real)
         {
-            return i;
+            return self.identified(i, &real, format!("file name {base}"));
         }
         if seen.contains(&real) || depth >= MAX_DEPTH {
-            return classify_path(&real).unwrap_or(BlasImpl::Unknown);
+            return match classify_path(&real) {
+                Some(i) => self.identified(i, &real, format!("directory of {}", real.display())),
+                None => Identity::unknown(format!("{} links in a loop", real.display())),
+            };
         }
         seen.push(real.clone());
         // A generic libblas/libcblas/liblapack (or an unknown name): what does it link?
         let info = match read_binary(&real, self.arch) {
             Ok(i) => i,
             Err(e) => {
-                self.problems.push(Problem::at(&real, e));
-                return classify_path(&real).unwrap_or(BlasImpl::Unknown);
+                self.problems.push(Problem::at(&real, e.clone()));
+                return Identity::unknown(format!("{} could not be read: {e}", real.display()));
             }
         };
         // The loader's own RPATH (an ELF RUNPATH voids it), then what the loader inherited:
@@ -897,23 +1108,82 @@ impl Walker<'_> {
         };
         for dep in info.needed.iter().filter(|n| looks_blas(n)) {
             let mut sub = Vec::new();
-            let i = self.follow(&child, dep, &mut sub, seen, depth + 1);
-            if i.is_concrete() {
+            let id = self.follow(&child, dep, &mut sub, seen, depth + 1);
+            if id.implementation.is_concrete() {
                 hops.extend(sub);
-                return i;
+                return id;
             }
         }
+        let exports = read_exports(&real).unwrap_or_default();
+        if let Some((i, sym)) = classify_exports(&exports) {
+            let mut id = Identity::new(i, format!("{base} exports {sym}"));
+            id.detail = build_detail(i, &real, &info.needed, &exports);
+            return self.with_backend(id);
+        }
         if let Some(i) = classify_path(&real) {
-            return i;
+            let dir = real
+                .parent()
+                .map(|d| file_name(d))
+                .unwrap_or_default();
+            let mut id = Identity::new(i, format!("directory {dir}/"));
+            id.detail = build_detail(i, &real, &info.needed, &exports);
+            return self.with_backend(id);
         }
-        if let Some(i) = classify_exports(&real) {
-            return i;
+        Identity::unknown(format!(
+            "{} exports no function of OpenBLAS, MKL, BLIS, FlexiBLAS, ATLAS, ArmPL or NVPL, and \
+             neither its name nor its directory names an implementation (a reference BLAS \
+             looks like this, but so does any other plain BLAS build)",
+            real.display()
+        ))
+    }
+
+    /// An implementation named from `real`'s name or directory, with the build details its
+    /// dependencies and exports tell.
+    fn identified(&mut self, i: BlasImpl, real: &Path, evidence: String) -> Identity {
+        let mut id = Identity::new(i, evidence);
+        let wants_exports = matches!(i, BlasImpl::Openblas | BlasImpl::Blis);
+        let needed = read_binary(real, self.arch)
+            .map(|b| b.needed)
+            .unwrap_or_default();
+        let dir_says = real
+            .parent()
+            .map(|d| file_name(d).contains('-'))
+            .unwrap_or(false);
+        let omp = needed
+            .iter()
+            .any(|n| n.contains("gomp") || n.contains("libomp") || n.contains("iomp"));
+        let exports = if wants_exports && !dir_says && !omp {
+            read_exports(real).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        id.detail = build_detail(i, real, &needed, &exports);
+        self.with_backend(id)
+    }
+
+    /// FlexiBLAS stands for the backend it loads, when its configuration names one.
+    fn with_backend(&self, mut id: Identity) -> Identity {
+        if id.implementation != BlasImpl::Flexiblas {
+            return id;
         }
-        if is_generic_blas_name(&base) {
-            // A real libblas/libcblas with no implementation's symbols: the reference BLAS.
-            return BlasImpl::Netlib;
+        match &self.env.flexiblas {
+            Some((backend, source)) => {
+                id.detail = Some(format!("backend {backend} ({source})"));
+                if let Some(i) = crate::blas::impl_from_name(backend).filter(|i| i.is_concrete()) {
+                    id.implementation = i;
+                    id.evidence = Some(format!(
+                        "FlexiBLAS, whose backend {backend} is set in {source}"
+                    ));
+                }
+            }
+            None => {
+                id.detail = Some(
+                    "no FLEXIBLAS variable, ~/.flexiblasrc or /etc/flexiblasrc names a backend"
+                        .into(),
+                );
+            }
         }
-        BlasImpl::Unknown
+        id
     }
 
     /// The path the loader would open for `needed` from `node` (None: not found), and whether
