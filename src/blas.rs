@@ -81,6 +81,10 @@ pub enum ChannelFamily {
     Defaults,
     /// PyPI wheels (pip, uv, ...).
     Pip,
+    /// Debian/Ubuntu packages: the BLAS is chosen by `update-alternatives`.
+    Debian,
+    /// Fedora/RHEL packages: NumPy links FlexiBLAS, which loads the configured backend.
+    Fedora,
     #[default]
     Other,
 }
@@ -92,6 +96,8 @@ impl ChannelFamily {
             ChannelFamily::CondaForge => "conda-forge",
             ChannelFamily::Defaults => "defaults",
             ChannelFamily::Pip => "pip",
+            ChannelFamily::Debian => "debian",
+            ChannelFamily::Fedora => "fedora",
             ChannelFamily::Other => "other",
         }
     }
@@ -103,6 +109,8 @@ impl ChannelFamily {
 pub enum NumpySource {
     Conda,
     Pip,
+    /// The distribution's package (Debian's python3-numpy, Fedora's python3-numpy).
+    Distribution,
 }
 
 /// NumPy as the environment declares it.
@@ -221,6 +229,8 @@ fn family_label(r: &Record) -> String {
         Some(ChannelFamily::CondaForge) => "conda-forge".to_string(),
         Some(ChannelFamily::Defaults) => "defaults".to_string(),
         Some(ChannelFamily::Pip) => "pypi".to_string(),
+        Some(ChannelFamily::Debian) => "debian".to_string(),
+        Some(ChannelFamily::Fedora) => "fedora".to_string(),
         Some(ChannelFamily::Other) => {
             let src = r.channel.as_deref().or(r.url.as_deref()).unwrap_or("");
             let masked = crate::mirrors::mask(src);
@@ -339,6 +349,14 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
         .and_then(|s| s.numpy_version_file.as_deref())
         .unwrap_or("numpy/version.py");
 
+    if files_rec.is_none()
+        && let Some(site) = site
+        && site.numpy_dir
+        && let Some(distro) = distro_numpy(p, site)
+    {
+        distro_scheme(p, distro, &mut out);
+        return out;
+    }
     let source = match (files_rec, foreign.is_empty()) {
         (Some(rec), false) => pip_over_conda(
             rec,
@@ -443,6 +461,148 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
         }
     }
     out
+}
+
+/// NumPy installed by the distribution: dpkg owns its files (Debian, Ubuntu), or its dist-info
+/// says `INSTALLER: rpm` (Fedora, RHEL).
+enum DistroNumpy<'a> {
+    Dpkg(&'a crate::facts::distro::Package),
+    Rpm(&'a DistInfo),
+}
+
+fn distro_numpy<'a>(p: &'a PrefixFacts, site: &'a crate::prefix::SitePackages) -> Option<DistroNumpy<'a>> {
+    if let Some(pkg) = p.distro.as_ref().and_then(|d| d.numpy_package.as_ref()) {
+        return Some(DistroNumpy::Dpkg(pkg));
+    }
+    site.dists
+        .iter()
+        .find(|d| d.name == "numpy" && d.installer.as_deref() == Some("rpm"))
+        .map(DistroNumpy::Rpm)
+}
+
+/// The implementation a Debian package ships (`libopenblas0-openmp`, `libblis4-pthread`,
+/// `libatlas3-base`, `libblas3`, `libmkl-rt`, ...), with its build variant.
+pub fn impl_from_debian_package(name: &str) -> Option<(BlasImpl, Option<&'static str>)> {
+    let variant = |n: &str| {
+        if n.ends_with("-pthread") {
+            Some("pthreads")
+        } else if n.ends_with("-openmp") {
+            Some("openmp")
+        } else if n.ends_with("-serial") {
+            Some("serial")
+        } else {
+            None
+        }
+    };
+    let n = name;
+    Some(if n.starts_with("libopenblas") {
+        (BlasImpl::Openblas, variant(n))
+    } else if n.starts_with("libblis") {
+        (BlasImpl::Blis, variant(n))
+    } else if n.starts_with("libatlas") {
+        (BlasImpl::Atlas, None)
+    } else if n.starts_with("libblas3") || n.starts_with("liblapack3") {
+        (BlasImpl::Netlib, None)
+    } else if n.starts_with("libmkl") || n.starts_with("intel-mkl") {
+        (BlasImpl::Mkl, None)
+    } else if n.starts_with("libflexiblas") {
+        (BlasImpl::Flexiblas, None)
+    } else if n.starts_with("libarmpl") {
+        (BlasImpl::Armpl, None)
+    } else if n.starts_with("libnvpl") {
+        (BlasImpl::Nvpl, None)
+    } else {
+        return None;
+    })
+}
+
+/// A distribution's NumPy: Debian's links `libblas.so.3`, whose alternative decides (its
+/// target and the package owning it are the evidence); Fedora's links FlexiBLAS.
+fn distro_scheme(p: &PrefixFacts, numpy: DistroNumpy<'_>, out: &mut DeclaredBlas) {
+    match numpy {
+        DistroNumpy::Dpkg(pkg) => {
+            out.family = Some(ChannelFamily::Debian);
+            let upstream = pkg
+                .version
+                .split_once(':')
+                .map_or(pkg.version.as_str(), |(_, v)| v);
+            let upstream = upstream.rsplit_once('-').map_or(upstream, |(v, _)| v);
+            out.numpy = NumpyFacts {
+                version: Some(upstream.to_string()),
+                source: Some(NumpySource::Distribution),
+                family: Some(ChannelFamily::Debian),
+                build: Some(pkg.version.clone()),
+                record: Some(format!("{} {} (dpkg)", pkg.name, pkg.version)),
+                ..Default::default()
+            };
+            out.evidence.push(format!(
+                "{} {} [dpkg] links libblas.so.3 and liblapack.so.3, chosen by update-alternatives",
+                pkg.name, pkg.version
+            ));
+            let Some(distro) = p.distro.as_ref() else { return };
+            let Some(alt) = distro.alternative("libblas.so.3") else {
+                out.implementation = BlasImpl::Unknown;
+                out.evidence
+                    .push("no libblas.so.3 alternative is registered".into());
+                return;
+            };
+            let describe_alt = |a: &crate::facts::distro::Alternative| {
+                format!(
+                    "{} ({}) -> {}{}",
+                    a.name,
+                    a.mode.as_deref().unwrap_or("mode unknown"),
+                    a.target
+                        .as_ref()
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_else(|| "no link".into()),
+                    a.owner
+                        .as_ref()
+                        .map(|o| format!(" [{} {}]", o.name, o.version))
+                        .unwrap_or_default()
+                )
+            };
+            out.evidence.push(describe_alt(alt));
+            let by_owner = alt
+                .owner
+                .as_ref()
+                .and_then(|o| impl_from_debian_package(&o.name))
+                .map(|(i, _)| i);
+            let by_path = alt
+                .target
+                .as_deref()
+                .and_then(crate::linkage::classify_path);
+            out.implementation = by_owner.or(by_path).unwrap_or(BlasImpl::Unknown);
+            if !out.implementation.is_concrete() {
+                out.evidence.push(format!(
+                    "{}: no installed package owns the target and its directory names no implementation",
+                    alt.name
+                ));
+            }
+            for stem in ["liblapack.so.3", "libopenblas.so.0"] {
+                if let Some(a) = distro.alternative(stem)
+                    && (stem != "libopenblas.so.0" || out.implementation == BlasImpl::Openblas)
+                {
+                    out.evidence.push(describe_alt(a));
+                }
+            }
+        }
+        DistroNumpy::Rpm(dist) => {
+            out.family = Some(ChannelFamily::Fedora);
+            out.implementation = BlasImpl::Flexiblas;
+            out.numpy = NumpyFacts {
+                version: Some(dist.version.clone()),
+                source: Some(NumpySource::Distribution),
+                family: Some(ChannelFamily::Fedora),
+                dist_info: Some(dist.dir.clone()),
+                installer: dist.installer.clone(),
+                ..Default::default()
+            };
+            out.evidence.push(format!(
+                "{} (INSTALLER: rpm): the distribution's NumPy, built against FlexiBLAS, which loads the backend its configuration names",
+                dist.dir
+            ));
+        }
+    }
 }
 
 fn pick_dist<'a>(foreign: &[&'a DistInfo], in_files: Option<&str>) -> &'a DistInfo {
@@ -802,6 +962,10 @@ pub fn available(family: ChannelFamily, subdir: &str) -> Vec<BlasImpl> {
         (ChannelFamily::Defaults, _) => vec![Openblas],
         (ChannelFamily::Pip, "osx-arm64" | "osx-64") => vec![Accelerate, Openblas],
         (ChannelFamily::Pip, _) => vec![Openblas],
+        (ChannelFamily::Debian, "linux-64") => vec![Openblas, Blis, Mkl, Atlas, Netlib],
+        (ChannelFamily::Debian, _) => vec![Openblas, Blis, Atlas, Netlib],
+        (ChannelFamily::Fedora, "linux-64") => vec![Openblas, Blis, Mkl, Atlas, Netlib],
+        (ChannelFamily::Fedora, _) => vec![Openblas, Blis, Atlas, Netlib],
         (ChannelFamily::Other, _) => vec![],
     }
 }
@@ -835,7 +999,10 @@ pub fn switch_spec(family: ChannelFamily, imp: BlasImpl) -> Option<String> {
         .then(|| format!("libblas=*=*{}", imp.as_str())),
         ChannelFamily::Defaults => matches!(imp, BlasImpl::Mkl | BlasImpl::Openblas)
             .then(|| format!("blas=*={}", imp.as_str())),
-        ChannelFamily::Pip | ChannelFamily::Other => None,
+        ChannelFamily::Pip
+        | ChannelFamily::Debian
+        | ChannelFamily::Fedora
+        | ChannelFamily::Other => None,
     }
 }
 

@@ -165,6 +165,8 @@ fn family_label(f: ChannelFamily) -> &'static str {
         ChannelFamily::CondaForge => "conda-forge",
         ChannelFamily::Defaults => "Anaconda's defaults channel",
         ChannelFamily::Pip => "PyPI",
+        ChannelFamily::Debian => "Debian's packages",
+        ChannelFamily::Fedora => "Fedora's packages",
         ChannelFamily::Other => "another channel",
     }
 }
@@ -281,6 +283,13 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
                     .map(|t| format!(" ({t})"))
                     .unwrap_or_default()
             ),
+            Some(NumpySource::Distribution) => format!(
+                "was installed by the distribution's package manager ({})",
+                n.record
+                    .clone()
+                    .or_else(|| n.dist_info.clone())
+                    .unwrap_or_else(|| family_label(n.family.unwrap_or(ChannelFamily::Other)).into())
+            ),
             None => "is not installed".into(),
         },
     );
@@ -327,6 +336,15 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
                  it installs {def_default} by default. conda-forge would have given {cf_default}."
             ),
             ChannelFamily::Pip => "NumPy wheels from PyPI bundle their own OpenBLAS (Accelerate on macOS 14+ arm64 for NumPy 2) and ignore any BLAS conda installs.".into(),
+            ChannelFamily::Debian => "Debian's and Ubuntu's NumPy links `libblas.so.3` and `liblapack.so.3`, which \
+                 `update-alternatives` points at one of the installed BLAS packages (OpenBLAS, BLIS, ATLAS, MKL or the \
+                 reference BLAS); the highest priority wins unless someone set one by hand. Switching is a system \
+                 change (`sudo update-alternatives --set ...`), not a conda or pip install."
+                .into(),
+            ChannelFamily::Fedora => "Fedora's NumPy links FlexiBLAS, which loads the backend named by the FLEXIBLAS \
+                 variable, ~/.flexiblasrc or /etc/flexiblasrc; `flexiblas list` shows the installed backends and \
+                 `flexiblas default NAME` switches."
+                .into(),
             ChannelFamily::Other => String::new(),
         },
     );

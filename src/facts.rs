@@ -1,6 +1,9 @@
 //! The plain data every reader fills and every rule reads: a snapshot of the process
 //! environment, problems met while reading, and the aggregate `Facts` of one diagnosis.
 
+pub mod distro;
+pub mod sitepath;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

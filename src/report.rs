@@ -337,6 +337,14 @@ fn environment(o: &mut Out, f: &Facts) {
                 .map(|d| format!(", {d}"))
                 .unwrap_or_default(),
         ),
+        (v, Some(crate::blas::NumpySource::Distribution)) => format!(
+            "{} from the distribution ({})",
+            or_unknown(v),
+            n.record
+                .as_deref()
+                .or(n.dist_info.as_deref())
+                .unwrap_or("system package")
+        ),
         (v, None) => or_unknown(v).to_string(),
     };
     o.row("NumPy", numpy);

@@ -52,7 +52,10 @@ pub fn gather_with_args(
         ));
     }
     let machine = cpu::detect();
-    let prefix = prefix::read(&located.prefix);
+    let prefix = prefix::read_with(
+        &located.prefix,
+        &crate::facts::sitepath::PathContext::capture(env),
+    );
     let blas = blas::declared(&prefix);
     let cfg = condarc::load(env, Some(&located.prefix));
     let subdir = prefix
