@@ -470,7 +470,10 @@ enum DistroNumpy<'a> {
     Rpm(&'a DistInfo),
 }
 
-fn distro_numpy<'a>(p: &'a PrefixFacts, site: &'a crate::prefix::SitePackages) -> Option<DistroNumpy<'a>> {
+fn distro_numpy<'a>(
+    p: &'a PrefixFacts,
+    site: &'a crate::prefix::SitePackages,
+) -> Option<DistroNumpy<'a>> {
     if let Some(pkg) = p.distro.as_ref().and_then(|d| d.numpy_package.as_ref()) {
         return Some(DistroNumpy::Dpkg(pkg));
     }
@@ -539,7 +542,9 @@ fn distro_scheme(p: &PrefixFacts, numpy: DistroNumpy<'_>, out: &mut DeclaredBlas
                 "{} {} [dpkg] links libblas.so.3 and liblapack.so.3, chosen by update-alternatives",
                 pkg.name, pkg.version
             ));
-            let Some(distro) = p.distro.as_ref() else { return };
+            let Some(distro) = p.distro.as_ref() else {
+                return;
+            };
             let Some(alt) = distro.alternative("libblas.so.3") else {
                 out.implementation = BlasImpl::Unknown;
                 out.evidence

@@ -63,6 +63,11 @@ pub struct CpuFacts {
     pub base_mhz: Option<u32>,
     /// FP64 FLOPs per cycle per core for this microarchitecture, when known.
     pub fp64_flops_per_cycle: Option<u32>,
+    /// Where that figure comes from ("family 25 model 17: Zen 4, AVX-512 on 256-bit units").
+    pub fp64_basis: Option<String>,
+    /// The figure is only what the instruction set allows (the core is not known, e.g. a
+    /// hypervisor hides the CPU model): the real peak may be lower.
+    pub fp64_upper_bound: bool,
     /// x86 CPUID family (combined base + extended, e.g. 25 for Zen3/Zen4, 6 for Intel cores).
     pub family: Option<u32>,
     /// x86 CPUID model (combined, e.g. 0x55 for Skylake-SP/Cascade Lake).
@@ -535,6 +540,188 @@ pub fn fp64_flops_per_cycle(microarch: &str) -> Option<u32> {
     })
 }
 
+/// A FLOPs-per-cycle figure and what it rests on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlopsFigure {
+    pub per_cycle: u32,
+    pub basis: String,
+    pub upper_bound: bool,
+}
+
+/// How many 512-bit FMA units a Skylake-SP / Cascade Lake / Cooper Lake Xeon has, from its
+/// brand: Platinum, Gold 6xxx, Gold 5122, Xeon W and the Core X HEDT parts have two; Silver,
+/// Bronze and the other Gold 5xxx one. None when the brand does not tell.
+pub fn xeon_fma_units(brand: &str) -> Option<u32> {
+    let b = brand.to_ascii_lowercase();
+    let number_after = |key: &str| -> Option<u32> {
+        let rest = b.split(key).nth(1)?;
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    if b.contains("platinum") {
+        Some(2)
+    } else if b.contains("gold") {
+        match number_after("gold")? {
+            5122 => Some(2),
+            n if (6000..7000).contains(&n) => Some(2),
+            n if (5000..6000).contains(&n) => Some(1),
+            _ => None,
+        }
+    } else if b.contains("silver") || b.contains("bronze") {
+        Some(1)
+    } else if b.contains("xeon(r) w-")
+        || b.contains("xeon w-")
+        || b.contains("core(tm) i9")
+        || b.contains("core(tm) i7")
+    {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// FP64 FLOPs per cycle from the x86 family and model (and the brand where the model alone
+/// does not tell), with what it rests on. None for a family/model not in the table.
+///
+/// AMD: family 0x17 models below 0x30 are Zen/Zen+ (256-bit ops split in two 128-bit halves:
+/// 8), the rest Zen 2 (16); 0x18 is Hygon Dhyana (Zen: 8); 0x19 is Zen 3 and Zen 4, both 16
+/// (Zen 4 runs AVX-512 on 256-bit units); 0x1A is Zen 5: 32 with the 512-bit datapath of
+/// desktop and server parts, 16 on mobile Strix Point (models 0x20-0x2F) and Krackan
+/// (0x60-0x6F). Intel family 6: Sandy/Ivy Bridge 8; Haswell to Comet Lake and the
+/// Alder/Raptor/Meteor/Arrow/Lunar Lake P-cores 16; Ice/Tiger/Rocket Lake client (one 512-bit
+/// unit) 16; Ice Lake-SP, Sapphire, Emerald and Granite Rapids 32; Skylake-SP/Cascade/Cooper
+/// Lake (model 0x55) 16 or 32 by the brand's FMA units.
+pub fn fp64_flops_by_model(
+    vendor: VendorFamily,
+    family: u32,
+    model: u32,
+    brand: &str,
+) -> Option<FlopsFigure> {
+    let fig = |per_cycle: u32, what: &str| FlopsFigure {
+        per_cycle,
+        basis: format!("family {family} model {model}: {what}"),
+        upper_bound: false,
+    };
+    match (vendor, family) {
+        (VendorFamily::Amd, 0x17) if model < 0x30 => {
+            Some(fig(8, "Zen/Zen+, 256-bit ops on 128-bit units"))
+        }
+        (VendorFamily::Amd, 0x17) => Some(fig(16, "Zen 2, two 256-bit FMA units")),
+        (VendorFamily::Hygon, 0x18) => {
+            Some(fig(8, "Hygon Dhyana (Zen), 256-bit ops on 128-bit units"))
+        }
+        (VendorFamily::Amd, 0x19) => {
+            let zen4 = matches!(model, 0x10..=0x1F | 0x60..=0x7F | 0xA0..=0xAF);
+            Some(if zen4 {
+                fig(16, "Zen 4, AVX-512 on 256-bit units")
+            } else {
+                fig(16, "Zen 3, two 256-bit FMA units")
+            })
+        }
+        (VendorFamily::Amd, 0x1A) => Some(if matches!(model, 0x20..=0x2F | 0x60..=0x6F) {
+            fig(16, "Zen 5 mobile, AVX-512 on 256-bit units")
+        } else {
+            fig(32, "Zen 5, 512-bit FMA datapath")
+        }),
+        (VendorFamily::Intel, 6) => match model {
+            0x2A | 0x2D | 0x3A | 0x3E => Some(fig(8, "Sandy/Ivy Bridge, AVX without FMA")),
+            0x3C | 0x3F | 0x45 | 0x46 | 0x3D | 0x47 | 0x4F | 0x56 | 0x4E | 0x5E | 0x8E | 0x9E
+            | 0xA5 | 0xA6 => Some(fig(16, "Haswell to Comet Lake, two 256-bit FMA units")),
+            0x97 | 0x9A | 0xB7 | 0xBA | 0xBF | 0xAA | 0xAC | 0xBD | 0xC5 | 0xC6 | 0xB5 => {
+                Some(fig(
+                    16,
+                    "Alder Lake or later client P-core, two 256-bit FMA units",
+                ))
+            }
+            0x7D | 0x7E | 0x8C | 0x8D | 0xA7 => Some(fig(
+                16,
+                "Ice/Tiger/Rocket Lake client, one 512-bit FMA unit",
+            )),
+            0x6A | 0x6C | 0x8F | 0xCF | 0xAD | 0xAE => {
+                Some(fig(32, "Ice Lake-SP or later Xeon, two 512-bit FMA units"))
+            }
+            0x57 | 0x85 => Some(fig(32, "Xeon Phi, two 512-bit FMA units")),
+            0x55 => Some(match xeon_fma_units(brand) {
+                Some(2) => fig(
+                    32,
+                    "Skylake-SP/Cascade Lake with two 512-bit FMA units (by its brand)",
+                ),
+                Some(_) => fig(
+                    16,
+                    "Skylake-SP/Cascade Lake with one 512-bit FMA unit (by its brand)",
+                ),
+                None => FlopsFigure {
+                    per_cycle: 32,
+                    basis: format!(
+                        "family {family} model {model}: Skylake-SP/Cascade Lake, one or two 512-bit FMA units (the brand does not tell)"
+                    ),
+                    upper_bound: true,
+                },
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The model-based figure checked against the features: a model whose cores lack what the CPU
+/// reports (AMX on a client core, AVX-512 on an AVX2-only one) is a hypervisor's invention.
+fn model_contradicts(fig: &FlopsFigure, simd: &[String]) -> bool {
+    let has = |f: &str| simd.iter().any(|s| s == f);
+    (has("amx_tile") && fig.per_cycle < 32) || (has("avx512f") && fig.per_cycle < 16)
+}
+
+/// The FLOPs figure for this CPU: family/model first (x86), then the microarchitecture name,
+/// then the SIMD alone, which is an upper bound.
+pub fn fp64_figure(
+    vendor: VendorFamily,
+    family_model: Option<(u32, u32)>,
+    brand: &str,
+    microarch: Option<&str>,
+    simd: &[String],
+    hypervisor: bool,
+) -> Option<FlopsFigure> {
+    if let Some((family, model)) = family_model
+        && let Some(fig) = fp64_flops_by_model(vendor, family, model, brand)
+    {
+        if !model_contradicts(&fig, simd) {
+            return Some(fig);
+        }
+    }
+    if simd.iter().any(|s| s == "amx_tile") {
+        return Some(FlopsFigure {
+            per_cycle: 32,
+            basis: "AMX: a Sapphire Rapids or later Xeon core, two 512-bit FMA units".into(),
+            upper_bound: false,
+        });
+    }
+    let masked = hypervisor && family_model.is_some();
+    if let Some(u) = microarch
+        && let Some(n) = fp64_flops_per_cycle(u)
+        && !masked
+    {
+        return Some(FlopsFigure {
+            per_cycle: n,
+            basis: format!("microarchitecture {u}"),
+            upper_bound: false,
+        });
+    }
+    fp64_flops_from_simd(simd).map(|n| FlopsFigure {
+        per_cycle: n,
+        basis: if hypervisor {
+            "from the instruction set only: the hypervisor hides the CPU model".into()
+        } else {
+            "from the instruction set only: the CPU model is not in blasfix's table".into()
+        },
+        upper_bound: true,
+    })
+}
+
 /// FLOPs per cycle implied by the SIMD alone, for unknown microarchitectures.
 pub fn fp64_flops_from_simd(simd: &[String]) -> Option<u32> {
     let has = |f: &str| simd.iter().any(|s| s == f);
@@ -934,10 +1121,16 @@ pub fn assemble(parts: CpuParts) -> CpuFacts {
                 .map(|k| (k / 1000) as u32)
                 .filter(|m| *m > 0)
         });
-    let fp64 = microarch
-        .as_deref()
-        .and_then(fp64_flops_per_cycle)
-        .or_else(|| fp64_flops_from_simd(&simd));
+    let x86 = matches!(machine.as_str(), "x86_64" | "x86" | "i686" | "amd64");
+    let hypervisor = parts.cpuid.as_ref().and_then(|c| c.hypervisor.clone());
+    let figure = fp64_figure(
+        vendor_family,
+        family.zip(model).filter(|_| x86 && !apple_hw),
+        brand.as_deref().unwrap_or(""),
+        microarch.as_deref(),
+        &simd,
+        hypervisor.is_some(),
+    );
 
     CpuFacts {
         arch: parts.process_arch.clone(),
@@ -955,9 +1148,11 @@ pub fn assemble(parts: CpuParts) -> CpuFacts {
         subdir,
         process_subdir,
         rosetta: is_mac && sysctl.translated,
-        hypervisor: parts.cpuid.as_ref().and_then(|c| c.hypervisor.clone()),
+        hypervisor,
         base_mhz,
-        fp64_flops_per_cycle: fp64,
+        fp64_flops_per_cycle: figure.as_ref().map(|f| f.per_cycle),
+        fp64_basis: figure.as_ref().map(|f| f.basis.clone()),
+        fp64_upper_bound: figure.as_ref().is_some_and(|f| f.upper_bound),
         family,
         model,
         cpu_part,

@@ -288,7 +288,9 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
                 n.record
                     .clone()
                     .or_else(|| n.dist_info.clone())
-                    .unwrap_or_else(|| family_label(n.family.unwrap_or(ChannelFamily::Other)).into())
+                    .unwrap_or_else(
+                        || family_label(n.family.unwrap_or(ChannelFamily::Other)).into()
+                    )
             ),
             None => "is not installed".into(),
         },

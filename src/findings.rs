@@ -268,7 +268,8 @@ pub fn distro_switch(f: &Facts, to: BlasImpl) -> Option<String> {
                         .map(|(p, _)| p)
                         .find(|p| {
                             crate::linkage::classify_path(p) == Some(to)
-                                && (dir.is_empty() || p.to_string_lossy().contains(&format!("/{dir}/")))
+                                && (dir.is_empty()
+                                    || p.to_string_lossy().contains(&format!("/{dir}/")))
                         })
                         .or_else(|| {
                             a.candidates

@@ -377,7 +377,13 @@ fn classify_basename(base: &str) -> Option<BlasImpl> {
         Some(BlasImpl::Blis)
     } else if starts(&["libflexiblas", "flexiblas"]) {
         Some(BlasImpl::Flexiblas)
-    } else if starts(&["libatlas", "libsatlas", "libtatlas", "libptf77blas", "libf77blas"]) {
+    } else if starts(&[
+        "libatlas",
+        "libsatlas",
+        "libtatlas",
+        "libptf77blas",
+        "libf77blas",
+    ]) {
         Some(BlasImpl::Atlas)
     } else if starts(&["libarmpl"]) {
         Some(BlasImpl::Armpl)
@@ -413,8 +419,7 @@ pub fn classify_symbol(name: &str) -> Option<BlasImpl> {
         Some(BlasImpl::Openblas)
     } else if name.starts_with("MKL_Get_Max_Threads") || name.starts_with("mkl_get_max_threads") {
         Some(BlasImpl::Mkl)
-    } else if name.starts_with("bli_thread_get_num_threads") || name.starts_with("bli_info_get_")
-    {
+    } else if name.starts_with("bli_thread_get_num_threads") || name.starts_with("bli_info_get_") {
         Some(BlasImpl::Blis)
     } else if name.starts_with("flexiblas_") {
         Some(BlasImpl::Flexiblas)
@@ -455,36 +460,36 @@ pub fn build_detail(
         let n = n.to_ascii_lowercase();
         n.starts_with("libgomp") || n.starts_with("libomp") || n.starts_with("libiomp")
     });
-    let dir_variant = dir
-        .split_once('-')
-        .map(|(_, v)| v)
-        .and_then(|v| match v {
-            "pthread" | "pthreads" => Some("pthreads"),
-            "openmp" => Some("openmp"),
-            "serial" => Some("serial"),
-            _ => None,
-        });
+    let dir_variant = dir.split_once('-').map(|(_, v)| v).and_then(|v| match v {
+        "pthread" | "pthreads" => Some("pthreads"),
+        "openmp" => Some("openmp"),
+        "serial" => Some("serial"),
+        _ => None,
+    });
     match imp {
-        BlasImpl::Openblas => Some(
-            dir_variant
-                .unwrap_or(if omp {
-                    "openmp"
-                } else if exports.iter().any(|e| e == "exec_blas_async" || e == "blas_thread_init") {
-                    "pthreads"
-                } else if exports.is_empty() {
-                    return None;
-                } else {
-                    "serial"
-                })
-                .to_string(),
-        ),
+        BlasImpl::Openblas => {
+            let threaded = exports
+                .iter()
+                .any(|e| e == "exec_blas_async" || e == "blas_thread_init");
+            let v = match (dir_variant, omp) {
+                (Some(v), _) => v,
+                (None, true) => "openmp",
+                (None, false) if threaded => "pthreads",
+                (None, false) if exports.is_empty() => return None,
+                (None, false) => "serial",
+            };
+            Some(v.to_string())
+        }
         BlasImpl::Blis => {
             let aocl = base.contains("aocl")
                 || base.starts_with("libblis-mt")
-                || exports.iter().any(|e| e.to_ascii_lowercase().starts_with("aocl_"));
+                || exports
+                    .iter()
+                    .any(|e| e.to_ascii_lowercase().starts_with("aocl_"));
             let threads = dir_variant
                 .or(omp.then_some("openmp"))
-                .or((base.starts_with("libblis-mt") || base.contains("-mt")).then_some("multithreaded"));
+                .or((base.starts_with("libblis-mt") || base.contains("-mt"))
+                    .then_some("multithreaded"));
             match (aocl, threads) {
                 (true, Some(t)) => Some(format!("AMD AOCL, {t}")),
                 (true, None) => Some("AMD AOCL".into()),
@@ -500,7 +505,14 @@ pub fn build_detail(
                 None
             }
         }
-        BlasImpl::Armpl => Some(if base.contains("_mp") { "openmp" } else { "sequential" }.into()),
+        BlasImpl::Armpl => Some(
+            if base.contains("_mp") {
+                "openmp"
+            } else {
+                "sequential"
+            }
+            .into(),
+        ),
         BlasImpl::Atlas => Some(
             if base.starts_with("libtatlas") || base.starts_with("libptf77blas") {
                 "threaded"
@@ -1121,10 +1133,7 @@ impl Walker<'_> {
             return self.with_backend(id);
         }
         if let Some(i) = classify_path(&real) {
-            let dir = real
-                .parent()
-                .map(|d| file_name(d))
-                .unwrap_or_default();
+            let dir = real.parent().map(|d| file_name(d)).unwrap_or_default();
             let mut id = Identity::new(i, format!("directory {dir}/"));
             id.detail = build_detail(i, &real, &info.needed, &exports);
             return self.with_backend(id);
@@ -1374,6 +1383,11 @@ mod tests {
                 "/usr/lib/x86_64-linux-gnu/lapack/liblapack.so.3",
                 Some(Netlib),
             ),
+            ("/usr/lib/x86_64-linux-gnu/atlas/libblas.so.3", Some(Atlas)),
+            ("/usr/lib64/atlas/libsatlas.so.3", Some(Atlas)),
+            ("/usr/lib64/libflexiblas.so.3", Some(Flexiblas)),
+            ("/opt/arm/armpl/lib/libarmpl_lp64_mp.so", Some(Armpl)),
+            ("/opt/AMD/aocl/lib/libaocl-blas.so", Some(Blis)),
             ("/p/lib/libblas.so.3", Option::None),
             ("/p/lib/libcblas.so.3", Option::None),
             ("/p/lib/libgfortran.so.5", Option::None),
@@ -1427,6 +1441,153 @@ mod tests {
             Some(BlasImpl::Blis)
         );
         assert_eq!(classify_symbol("dgemm_"), None);
+        assert_eq!(classify_symbol("atl_f77wrap_dgemm_"), Some(BlasImpl::Atlas));
+        assert_eq!(classify_symbol("ATL_buildinfo"), Some(BlasImpl::Atlas));
+        assert_eq!(
+            classify_symbol("flexiblas_current_backend"),
+            Some(BlasImpl::Flexiblas)
+        );
+        assert_eq!(classify_symbol("armplversion"), Some(BlasImpl::Armpl));
+        assert_eq!(
+            classify_symbol("nvpl_blas_get_version"),
+            Some(BlasImpl::Nvpl)
+        );
+        let ex = vec!["dgemm_".to_string(), "bli_info_get_version_str".to_string()];
+        assert_eq!(
+            classify_exports(&ex),
+            Some((BlasImpl::Blis, "bli_info_get_version_str"))
+        );
+    }
+
+    #[test]
+    fn build_details_from_directory_needed_and_exports() {
+        use BlasImpl::*;
+        let p = |s: &str| PathBuf::from(s);
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let deb = "/usr/lib/x86_64-linux-gnu";
+        // Debian names the OpenMP build libopenblasp too: the directory tells.
+        assert_eq!(
+            build_detail(
+                Openblas,
+                &p(&format!("{deb}/openblas-openmp/libopenblasp-r0.3.21.so")),
+                &[],
+                &[]
+            )
+            .as_deref(),
+            Some("openmp")
+        );
+        let conda = p("/env/lib/libopenblasp-r0.3.28.so");
+        assert_eq!(
+            build_detail(Openblas, &conda, &s(&["libgomp.so.1", "libc.so.6"]), &[]).as_deref(),
+            Some("openmp")
+        );
+        assert_eq!(
+            build_detail(
+                Openblas,
+                &conda,
+                &s(&["libc.so.6"]),
+                &s(&["openblas_get_config", "exec_blas_async"])
+            )
+            .as_deref(),
+            Some("pthreads")
+        );
+        assert_eq!(
+            build_detail(
+                Openblas,
+                &conda,
+                &s(&["libc.so.6"]),
+                &s(&["openblas_get_config"])
+            )
+            .as_deref(),
+            Some("serial")
+        );
+        assert_eq!(build_detail(Openblas, &conda, &[], &[]), Option::None);
+        assert_eq!(
+            build_detail(
+                Blis,
+                &p(&format!("{deb}/blis-pthread/libblas.so.3")),
+                &[],
+                &[]
+            )
+            .as_deref(),
+            Some("pthreads")
+        );
+        assert_eq!(
+            build_detail(
+                Blis,
+                &p("/opt/AMD/aocl/lib/libblis-mt.so"),
+                &s(&["libgomp.so.1"]),
+                &[]
+            )
+            .as_deref(),
+            Some("AMD AOCL, openmp")
+        );
+        assert_eq!(
+            build_detail(Blis, &p("/x/libblis.so.4"), &[], &s(&["aocl_get_version"])).as_deref(),
+            Some("AMD AOCL")
+        );
+        assert_eq!(
+            build_detail(Nvpl, &p("/e/lib/libnvpl_blas_lp64_gomp.so.0"), &[], &[]).as_deref(),
+            Some("openmp")
+        );
+        assert_eq!(
+            build_detail(Armpl, &p("/opt/armpl/lib/libarmpl_lp64.so"), &[], &[]).as_deref(),
+            Some("sequential")
+        );
+        assert_eq!(
+            build_detail(Atlas, &p("/usr/lib64/atlas/libtatlas.so.3"), &[], &[]).as_deref(),
+            Some("threaded")
+        );
+        assert_eq!(
+            build_detail(Mkl, &p("/e/lib/libmkl_rt.so.2"), &[], &[]),
+            Option::None
+        );
+    }
+
+    #[test]
+    fn flexiblas_backend_from_variable_user_and_system_files() {
+        let home = Path::new("/home/u");
+        let files = |user: Option<&'static str>, system: Option<&'static str>| {
+            move |p: &Path| -> Option<String> {
+                if p == Path::new("/home/u/.flexiblasrc") {
+                    user.map(str::to_string)
+                } else if p == Path::new("/etc/flexiblasrc") {
+                    system.map(str::to_string)
+                } else {
+                    None
+                }
+            }
+        };
+        let read = files(None, Some("[__FLEXIBLAS__]\ndefault = OPENBLAS-OPENMP\n"));
+        assert_eq!(
+            flexiblas_backend(None, Some(home), &read),
+            Some(("OPENBLAS-OPENMP".into(), "/etc/flexiblasrc".into()))
+        );
+        let read = files(
+            Some("default=NETLIB # mine\n"),
+            Some("default = OPENBLAS-OPENMP\n"),
+        );
+        assert_eq!(
+            flexiblas_backend(None, Some(home), &read),
+            Some(("NETLIB".into(), "/home/u/.flexiblasrc".into()))
+        );
+        assert_eq!(
+            flexiblas_backend(Some("BLIS-SERIAL"), Some(home), &read),
+            Some(("BLIS-SERIAL".into(), "FLEXIBLAS".into()))
+        );
+        assert_eq!(
+            flexiblas_backend(None, Some(home), &files(None, None)),
+            None
+        );
+        assert_eq!(
+            crate::blas::impl_from_name("OPENBLAS-OPENMP"),
+            Some(BlasImpl::Openblas)
+        );
+        assert_eq!(crate::blas::impl_from_name("ATLAS"), Some(BlasImpl::Atlas));
+        assert_eq!(
+            crate::blas::impl_from_name("NETLIB"),
+            Some(BlasImpl::Netlib)
+        );
     }
 
     #[test]
@@ -1643,6 +1804,7 @@ mod tests {
                 },
             ],
             implementation: BlasImpl::Openblas,
+            ..Default::default()
         };
         assert_eq!(
             c.render(),

@@ -851,9 +851,9 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
         facts.libraries = loaded.libraries;
     }
     // Stable order: BLAS before OpenMP, then by path (the renderers mark NumPy's own).
-    facts
-        .libraries
-        .sort_by(|a, b| (a.user_api != "blas", &a.filepath).cmp(&(b.user_api != "blas", &b.filepath)));
+    facts.libraries.sort_by(|a, b| {
+        (a.user_api != "blas", &a.filepath).cmp(&(b.user_api != "blas", &b.filepath))
+    });
     let np_file = facts.numpy_file.clone();
     let sp_file = raw.scipy.as_ref().and_then(|s| s.file.clone());
     for lib in &mut facts.libraries {

@@ -36,12 +36,9 @@ pub fn gather_with_args(
     };
     let located = envs::locate(&selector, env).map_err(|e| UserError::usage(e.to_string()))?;
     let probe = match (runtime, &located.python) {
-        (Some(timeout), Some(python)) => Some(probe::spawn_with_args(
-            python,
-            timeout,
-            &[],
-            probe_args,
-        )),
+        (Some(timeout), Some(python)) => {
+            Some(probe::spawn_with_args(python, timeout, &[], probe_args))
+        }
         _ => None,
     };
     let mut problems = Vec::new();

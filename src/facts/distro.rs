@@ -199,7 +199,12 @@ pub fn read(root: &Path, numpy_dir: Option<&Path>) -> Option<DistroFacts> {
         })
         .collect();
     if let Some(t) = triplet {
-        for stem in ["libblas.so.3", "liblapack.so.3", "libopenblas.so.0", "libblis.so.4"] {
+        for stem in [
+            "libblas.so.3",
+            "liblapack.so.3",
+            "libopenblas.so.0",
+            "libblis.so.4",
+        ] {
             let name = format!("{stem}-{t}");
             let link = root.join("etc/alternatives").join(&name);
             let target = std::fs::read_link(&link).ok();
@@ -260,7 +265,10 @@ mod tests {
                     PathBuf::from("/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"),
                     100
                 ),
-                (PathBuf::from("/usr/lib/x86_64-linux-gnu/atlas/libblas.so.3"), 35),
+                (
+                    PathBuf::from("/usr/lib/x86_64-linux-gnu/atlas/libblas.so.3"),
+                    35
+                ),
             ]
         );
         // With slaves (one here): each candidate carries one slave target line.
@@ -284,22 +292,36 @@ mod tests {
             "Package: python3-numpy\nStatus: install ok installed\nVersion: 1:1.26.4-1\n\n\
              Package: libblas3\nStatus: install ok installed\nVersion: 3.11.0-2\n",
         );
-        let arch = if t.starts_with("x86_64") { "amd64" } else { "arm64" };
+        let arch = if t.starts_with("x86_64") {
+            "amd64"
+        } else {
+            "arm64"
+        };
         w(
             &format!("var/lib/dpkg/info/python3-numpy:{arch}.list"),
             "/usr/lib/python3/dist-packages/numpy\n/usr/lib/python3/dist-packages/numpy/__init__.py\n",
         );
         let target = format!("/usr/lib/{t}/blas/libblas.so.3");
-        w(&format!("var/lib/dpkg/info/libblas3:{arch}.list"), &format!("{target}\n"));
+        w(
+            &format!("var/lib/dpkg/info/libblas3:{arch}.list"),
+            &format!("{target}\n"),
+        );
         w(
             &format!("var/lib/dpkg/alternatives/libblas.so.3-{t}"),
             &format!("manual\n/usr/lib/{t}/libblas.so.3\n\n{target}\n10\n\n"),
         );
         std::fs::create_dir_all(root.join("etc/alternatives")).unwrap();
         #[cfg(unix)]
-        std::os::unix::fs::symlink(&target, root.join(format!("etc/alternatives/libblas.so.3-{t}")))
-            .unwrap();
-        let f = read(root, Some(Path::new("/usr/lib/python3/dist-packages/numpy"))).unwrap();
+        std::os::unix::fs::symlink(
+            &target,
+            root.join(format!("etc/alternatives/libblas.so.3-{t}")),
+        )
+        .unwrap();
+        let f = read(
+            root,
+            Some(Path::new("/usr/lib/python3/dist-packages/numpy")),
+        )
+        .unwrap();
         assert_eq!(
             f.numpy_package,
             Some(Package {

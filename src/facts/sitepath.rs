@@ -132,7 +132,9 @@ pub fn prefix_site_dirs(prefix: &Path, xy: &str) -> Vec<PathBuf> {
     } else {
         // Fedora's site.py puts /usr/local before /usr for the system Python.
         if usr {
-            out.push(PathBuf::from(format!("/usr/local/lib64/{py}/site-packages")));
+            out.push(PathBuf::from(format!(
+                "/usr/local/lib64/{py}/site-packages"
+            )));
             out.push(PathBuf::from(format!("/usr/local/lib/{py}/site-packages")));
         }
         out.push(prefix.join(format!("lib64/{py}/site-packages")));
@@ -175,7 +177,10 @@ pub fn pth_dirs(site: &Path) -> Vec<(PathBuf, String)> {
         };
         for (i, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
             let t = line.trim();
-            if t.is_empty() || t.starts_with('#') || t.starts_with("import ") || t.starts_with("import\t")
+            if t.is_empty()
+                || t.starts_with('#')
+                || t.starts_with("import ")
+                || t.starts_with("import\t")
             {
                 continue;
             }
@@ -363,13 +368,20 @@ mod tests {
             ..ctx
         };
         let m = model(&venv, "3.11", Some(&plain), &ctx);
-        assert!(m.iter().all(|d| d.origin != Origin::UserSite && d.origin != Origin::BaseSitePackages));
+        assert!(
+            m.iter()
+                .all(|d| d.origin != Origin::UserSite && d.origin != Origin::BaseSitePackages)
+        );
         // PYTHONNOUSERSITE turns the user site off for a system Python.
         let no_user = PathContext {
             no_user_site: true,
             ..ctx.clone()
         };
-        assert!(model(&base, "3.11", None, &no_user).iter().all(|d| d.origin != Origin::UserSite));
+        assert!(
+            model(&base, "3.11", None, &no_user)
+                .iter()
+                .all(|d| d.origin != Origin::UserSite)
+        );
         assert_eq!(model(&base, "3.11", None, &ctx)[0].origin, Origin::UserSite);
     }
 }
