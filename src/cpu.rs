@@ -2064,6 +2064,121 @@ CPU revision\t: 1
     }
 
     #[test]
+    fn flops_from_family_and_model() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let avx512 = s(&["avx", "avx2", "fma", "avx512f"]);
+        // The Zen 4 guest of the issue: family 25 model 17, archspec only says x86_64_v4.
+        let f = fp64_figure(
+            VendorFamily::Amd,
+            Some((25, 17)),
+            "AMD EPYC 9R14",
+            Some("x86_64_v4"),
+            &avx512,
+            true,
+        )
+        .expect("known");
+        assert_eq!((f.per_cycle, f.upper_bound), (16, false));
+        assert!(f.basis.contains("Zen 4"), "{}", f.basis);
+        for (fam, model, want) in [
+            (0x17, 0x01, 8),
+            (0x17, 0x31, 16),
+            (0x19, 0x01, 16),
+            (0x19, 0x61, 16),
+            (0x1A, 0x02, 32),
+            (0x1A, 0x44, 32),
+            (0x1A, 0x24, 16),
+        ] {
+            let f = fp64_flops_by_model(VendorFamily::Amd, fam, model, "").expect("amd");
+            assert_eq!(f.per_cycle, want, "{fam:#x} {model:#x}");
+        }
+        assert_eq!(
+            fp64_flops_by_model(VendorFamily::Hygon, 0x18, 0, "").map(|f| f.per_cycle),
+            Some(8)
+        );
+        // Skylake-SP/Cascade Lake: the brand tells one or two 512-bit FMA units.
+        let sky =
+            |brand: &str| fp64_flops_by_model(VendorFamily::Intel, 6, 0x55, brand).expect("0x55");
+        assert_eq!(
+            sky("Intel(R) Xeon(R) Platinum 8280 CPU @ 2.70GHz").per_cycle,
+            32
+        );
+        assert_eq!(
+            sky("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz").per_cycle,
+            32
+        );
+        assert_eq!(
+            sky("Intel(R) Xeon(R) Gold 5218 CPU @ 2.30GHz").per_cycle,
+            16
+        );
+        assert_eq!(
+            sky("Intel(R) Xeon(R) Gold 5122 CPU @ 3.60GHz").per_cycle,
+            32
+        );
+        assert_eq!(
+            sky("Intel(R) Xeon(R) Silver 4214 CPU @ 2.20GHz").per_cycle,
+            16
+        );
+        let unknown = sky("Intel Xeon Processor (Cascadelake)");
+        assert_eq!((unknown.per_cycle, unknown.upper_bound), (32, true));
+        assert_eq!(
+            fp64_flops_by_model(VendorFamily::Intel, 6, 0x8F, "").map(|f| f.per_cycle),
+            Some(32)
+        );
+        assert_eq!(
+            fp64_flops_by_model(VendorFamily::Intel, 6, 0x3C, "").map(|f| f.per_cycle),
+            Some(16)
+        );
+        assert_eq!(
+            fp64_flops_by_model(VendorFamily::Intel, 6, 0x2A, "").map(|f| f.per_cycle),
+            Some(8)
+        );
+        // A hypervisor that reports a client model with AMX: the model is invented, AMX tells.
+        let amx = s(&["avx2", "fma", "avx512f", "amx_tile"]);
+        let f = fp64_figure(
+            VendorFamily::Intel,
+            Some((6, 0xA7)),
+            "Intel(R) Xeon(R) Processor",
+            Some("icelake"),
+            &amx,
+            true,
+        )
+        .expect("amx");
+        assert_eq!((f.per_cycle, f.upper_bound), (32, false));
+        // A model not in the table inside a VM: only the ISA is left, and it is an upper bound.
+        let f = fp64_figure(
+            VendorFamily::Amd,
+            Some((15, 107)),
+            "QEMU Virtual CPU",
+            Some("x86_64_v4"),
+            &avx512,
+            true,
+        )
+        .expect("isa");
+        assert_eq!((f.per_cycle, f.upper_bound), (32, true));
+        assert!(f.basis.contains("hypervisor"), "{}", f.basis);
+        // aarch64 and Apple keep the microarchitecture table.
+        let f = fp64_figure(
+            VendorFamily::Arm,
+            None,
+            "",
+            Some("neoverse_v1"),
+            &s(&["neon", "sve"]),
+            false,
+        )
+        .expect("arm");
+        assert_eq!((f.per_cycle, f.upper_bound), (16, false));
+        // The assembled facts carry it.
+        let z = assemble(linux("x86_64", ZEN4));
+        assert_eq!(z.fp64_flops_per_cycle, Some(16));
+        assert!(
+            z.fp64_basis
+                .as_deref()
+                .is_some_and(|b| b.contains("family 25 model 97"))
+        );
+        assert!(!z.fp64_upper_bound);
+    }
+
+    #[test]
     fn peak() {
         let cpu = CpuFacts {
             base_mhz: Some(2000),

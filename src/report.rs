@@ -13,7 +13,7 @@ use crate::style::Styles;
 const NOT_BLAS_STACK: &[&str] = &["python", "scipy", "threadpoolctl", "numexpr"];
 
 /// Version of the JSON document; bumped only for incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Render the `--json` document.
 pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
@@ -56,6 +56,11 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "affinity_cpus": m.affinity_cpus,
             "cpu_quota": m.cpu_quota,
             "cpu_quota_source": m.cpu_quota_source,
+            "family": m.family,
+            "model": m.model,
+            "fp64_flops_per_cycle": m.fp64_flops_per_cycle,
+            "fp64_basis": m.fp64_basis,
+            "fp64_upper_bound": m.fp64_upper_bound,
         },
         "environment": {
             "prefix": f.environment.prefix,
@@ -79,6 +84,11 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
                 "wheel_tag": n.wheel_tag,
                 "installer": n.installer,
             },
+            "sys_path": f.prefix.sys_path,
+            "numpy_copies": f.prefix.numpy_copies,
+            "venv_base": f.prefix.venv_base,
+            "system_site_packages": f.prefix.system_site_packages,
+            "distro": f.prefix.distro,
         },
         "blas": {
             "implementation": effective,
@@ -109,6 +119,8 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
                 "chain": c.render(),
                 "hops": c.hops,
                 "implementation": c.implementation,
+                "detail": c.detail,
+                "evidence": c.evidence,
             })).collect::<Vec<_>>(),
         })),
         "runtime": f.runtime.as_ref().map(|r| json!({
@@ -120,6 +132,13 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "config_blas": r.config_blas,
             "libraries": r.libraries,
             "elapsed_ms": r.elapsed_ms,
+            "library_source": r.library_source,
+            "threadpoolctl": r.threadpoolctl,
+            "threads": r.threads,
+            "pool_threads": r.threads.as_ref().and_then(|t| t.pool_threads()),
+            "gemm_ms": r.gemm_ms,
+            "numpy_copies": r.numpy_copies,
+            "warnings": r.warnings,
         })),
         "channels": {
             "effective": f.channels.effective.iter().map(|c| json!({
