@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::facts::EnvSnapshot;
+use crate::facts::snapshot::EnvSnapshot;
 
 /// What decides `sys.path` besides the prefix: variables and the user's home.
 #[derive(Debug, Clone, Default)]

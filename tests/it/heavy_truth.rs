@@ -29,7 +29,7 @@ fn run(switches: &[String], env: &[(&str, String)], cmd: &[&str]) -> Value {
     } else {
         c.args(switches).arg("--").args(cmd);
     }
-    for v in blasfix::threads::THREAD_VARS.iter().chain(&[
+    for v in blasfix::facts::threads::THREAD_VARS.iter().chain(&[
         "CONDA_PREFIX",
         "VIRTUAL_ENV",
         "PYTHONPATH",
@@ -66,7 +66,7 @@ fn truth_impl(t: &Value) -> String {
         return "mkl".into();
     }
     let owner = t["dpkg_owner"].as_str().unwrap_or("");
-    blasfix::blas::impl_from_debian_package(owner)
+    blasfix::facts::declared::impl_from_debian_package(owner)
         .map(|(i, _)| i.as_str().to_string())
         .unwrap_or_else(|| panic!("truth names no implementation: {t}"))
 }

@@ -19,8 +19,8 @@ use object::read::pe::ImageNtHeaders;
 use object::{Architecture, Endianness, FileKind, LittleEndian as LE, ReadRef, elf, macho, pe};
 use serde::Serialize;
 
-use crate::blas::BlasImpl;
-use crate::facts::Problem;
+use crate::facts::blas::BlasImpl;
+use crate::facts::problem::Problem;
 
 /// One resolved dependency chain from a NumPy extension to a BLAS.
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
@@ -110,7 +110,7 @@ pub struct LinkageFacts {
     pub chains: Vec<LinkChain>,
     /// The implementation the chains end in (Ambiguous when they disagree, Unknown when none).
     pub implementation: BlasImpl,
-    pub problems: Vec<crate::facts::Problem>,
+    pub problems: Vec<crate::facts::problem::Problem>,
 }
 
 /// What the loader reads from the environment, passed in so that resolution stays testable.
@@ -125,7 +125,7 @@ pub struct LoaderEnv {
 
 impl LoaderEnv {
     /// From the process environment (and FlexiBLAS's configuration files).
-    pub fn capture(env: &crate::facts::EnvSnapshot) -> Self {
+    pub fn capture(env: &crate::facts::snapshot::EnvSnapshot) -> Self {
         let read = |p: &Path| std::fs::read_to_string(p).ok();
         LoaderEnv {
             ld_library_path: split_path_list(env.get("LD_LIBRARY_PATH").unwrap_or("")),
@@ -1178,7 +1178,9 @@ impl Walker<'_> {
         match &self.env.flexiblas {
             Some((backend, source)) => {
                 id.detail = Some(format!("backend {backend} ({source})"));
-                if let Some(i) = crate::blas::impl_from_name(backend).filter(|i| i.is_concrete()) {
+                if let Some(i) =
+                    crate::facts::blas::impl_from_name(backend).filter(|i| i.is_concrete())
+                {
                     id.implementation = i;
                     id.evidence = Some(format!(
                         "FlexiBLAS, whose backend {backend} is set in {source}"
@@ -1580,12 +1582,15 @@ mod tests {
             None
         );
         assert_eq!(
-            crate::blas::impl_from_name("OPENBLAS-OPENMP"),
+            crate::facts::blas::impl_from_name("OPENBLAS-OPENMP"),
             Some(BlasImpl::Openblas)
         );
-        assert_eq!(crate::blas::impl_from_name("ATLAS"), Some(BlasImpl::Atlas));
         assert_eq!(
-            crate::blas::impl_from_name("NETLIB"),
+            crate::facts::blas::impl_from_name("ATLAS"),
+            Some(BlasImpl::Atlas)
+        );
+        assert_eq!(
+            crate::facts::blas::impl_from_name("NETLIB"),
             Some(BlasImpl::Netlib)
         );
     }
