@@ -676,6 +676,44 @@ def requery(entry):
         pass
 
 
+def gemm_provider(libs):
+    """The file defining the DGEMM NumPy's own extension module binds to (dlsym on that
+    module's handle searches its dependencies in the loader's order; dladdr names the file),
+    and the listed library that serves it (the file itself, or what a wrapper forwards to)."""
+    mod = (sys.modules.get("numpy._core._multiarray_umath")
+           or sys.modules.get("numpy.core._multiarray_umath"))
+    path = getattr(mod, "__file__", None)
+    where = _dladdr()
+    if not path or where is None:
+        return None
+    import ctypes
+    handle = _open_noload(ctypes, path)
+    for pre in OPENBLAS_PREFIXES:
+        for suf in OPENBLAS_SUFFIXES:
+            name = pre + "cblas_dgemm" + suf
+            fn = _sym(handle, name)
+            if fn is None:
+                continue
+            defined = where(ctypes.cast(fn, ctypes.c_void_p).value)
+            if not defined:
+                return None
+            real = os.path.realpath(defined)
+            listed = [e["filepath"] for e in libs]
+            serves = real if real in listed else None
+            if serves is None:
+                own = _open_noload(ctypes, real)
+                for family, symbols in IDENTITY:
+                    for sym in symbols:
+                        fn2, elsewhere = _own_sym(own, sym, real)
+                        if elsewhere in listed:
+                            serves = elsewhere
+                            break
+                    if serves:
+                        break
+            return {"file": real, "symbol": name, "library": serves}
+    return None
+
+
 def tiny_gemm(np):
     """One 128x128 DGEMM: large enough that OpenBLAS, MKL and BLIS go parallel (and OpenMP
     runtimes create their teams), small enough to cost well under a millisecond of work."""
@@ -853,6 +891,10 @@ def collect(import_scipy=False, use_threadpoolctl=True, gemm=True):
         for entry in (loaded or {}).get("libraries", []):
             requery(entry)
     report["threads"] = threads
+    try:
+        report["gemm_provider"] = gemm_provider((loaded or {}).get("libraries", []))
+    except Exception as exc:
+        report["errors"].append("GEMM provider: " + _err_text(exc))
     try:
         report["config"] = numpy_config()
     except Exception as exc:

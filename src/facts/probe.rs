@@ -156,6 +156,8 @@ pub struct RuntimeFacts {
     pub numpy_copies: Vec<PathEntry>,
     /// The threadpoolctl version whose listing was merged in, when it was importable.
     pub threadpoolctl: Option<String>,
+    /// Which file really serves NumPy's DGEMM (dlsym through NumPy's own extension module).
+    pub gemm_provider: Option<GemmProvider>,
 }
 
 impl RuntimeFacts {
@@ -741,6 +743,17 @@ pub struct ProbeJson {
     pub gemm: Option<RawGemm>,
     pub numpy_copies: Vec<PathEntry>,
     pub sys_path: Vec<PathEntry>,
+    pub gemm_provider: Option<GemmProvider>,
+}
+
+/// The file that defines the DGEMM NumPy's extension module binds to, and the listed library
+/// serving it (that file, or the library a wrapper `libblas.so.3` forwards to).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct GemmProvider {
+    pub file: String,
+    pub symbol: String,
+    pub library: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -812,6 +825,7 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
         threads: raw.threads.clone(),
         gemm_ms: raw.gemm.as_ref().and_then(|g| g.ms),
         numpy_copies: raw.numpy_copies.clone(),
+        gemm_provider: raw.gemm_provider.clone(),
         ..Default::default()
     };
     if let Some(g) = raw.gemm.as_ref().filter(|g| !g.ok) {
@@ -870,7 +884,14 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
             facts.warnings.push(format!("numpy.__config__: {e}"));
         }
     }
-    facts.implementation = decide(&facts.libraries, facts.config_blas.as_deref(), listed);
+    let served = facts
+        .gemm_provider
+        .as_ref()
+        .and_then(|g| g.library.as_deref())
+        .and_then(|path| facts.libraries.iter().find(|l| l.filepath == path))
+        .and_then(impl_of);
+    facts.implementation =
+        served.unwrap_or_else(|| decide(&facts.libraries, facts.config_blas.as_deref(), listed));
     facts
 }
 

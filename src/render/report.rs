@@ -139,6 +139,7 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "gemm_ms": r.gemm_ms,
             "numpy_copies": r.numpy_copies,
             "warnings": r.warnings,
+            "gemm_provider": r.gemm_provider,
         })),
         "channels": {
             "effective": f.channels.effective.iter().map(|c| json!({

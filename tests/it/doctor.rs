@@ -70,7 +70,7 @@ fn tuna_mirror_explains_openblas_with_file_and_line() {
     let home = home_with_condarc(t.path(), rc);
     let v = doctor_json(&prefix, Some(&home));
 
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["blas"]["implementation"], "openblas");
     assert_eq!(v["blas"]["declared"], "openblas");
     assert_eq!(v["blas"]["family"], "conda-forge");
