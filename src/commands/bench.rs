@@ -369,7 +369,7 @@ fn blas_threads(rt: &RuntimeFacts) -> Option<i64> {
 
 fn effective_cores(cpu: &CpuFacts, threads: usize) -> usize {
     let cores = cpu
-        .physical_cores
+        .physical_usable()
         .unwrap_or(cpu.usable_cpus)
         .min(cpu.usable_cpus.max(1));
     threads.clamp(1, cores.max(1))

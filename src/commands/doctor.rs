@@ -75,7 +75,12 @@ pub fn gather_with_args(
             &linkage::LoaderEnv::capture(env),
         )
     });
-    let runtime = probe.map(|p| p.wait());
+    let runtime = match (probe, &located.python, runtime) {
+        (Some(p), Some(python), Some(timeout)) => {
+            Some(p.wait_noting(python, timeout, Duration::from_secs(5)))
+        }
+        (p, _, _) => p.map(|p| p.wait()),
+    };
     Ok(Facts {
         machine,
         environment: located,

@@ -42,7 +42,11 @@ pub struct CpuFacts {
     /// "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "neon", "sve", "sme", ...
     pub simd: Vec<String>,
     pub logical_cpus: usize,
+    /// Physical cores of the machine (a machine fact: an affinity mask does not shrink it).
     pub physical_cores: Option<usize>,
+    /// Physical cores among the CPUs in this process's affinity mask (what MKL's default and
+    /// the suggested thread count are capped at).
+    pub usable_physical_cores: Option<usize>,
     /// CPUs this process may use: min(affinity, cgroup quota), as `available_parallelism`.
     pub usable_cpus: usize,
     /// CPUs in this process's affinity mask, when known.
@@ -79,6 +83,10 @@ pub struct CpuFacts {
 impl CpuFacts {
     pub fn has(&self, feature: &str) -> bool {
         self.simd.iter().any(|f| f == feature)
+    }
+    /// Physical cores this process may run on (in its affinity mask), else the machine's.
+    pub fn physical_usable(&self) -> Option<usize> {
+        self.usable_physical_cores.or(self.physical_cores)
     }
 }
 
@@ -743,7 +751,7 @@ pub fn peak_gflops(cpu: &CpuFacts, threads: usize, single: bool) -> Option<f64> 
     let mhz = cpu.base_mhz.filter(|m| *m > 0)?;
     let fpc = cpu.fp64_flops_per_cycle?;
     let mut cores = threads.min(cpu.usable_cpus.max(1));
-    if let Some(p) = cpu.physical_cores.filter(|p| *p > 0) {
+    if let Some(p) = cpu.physical_usable().filter(|p| *p > 0) {
         cores = cores.min(p);
     }
     if cores == 0 {
@@ -1078,10 +1086,14 @@ pub fn assemble(parts: CpuParts) -> CpuFacts {
         .unwrap_or(1)
         .max(1);
     let affinity_cpus = parts.affinity.as_ref().map(Vec::len).filter(|n| *n > 0);
-    let physical_cores = sysctl.physical_cpus.or_else(|| {
-        count_physical_cores(&parts.topology, parts.affinity.as_deref())
-            .or_else(|| count_physical_cores(&info.topology(), parts.affinity.as_deref()))
-    });
+    let physical_in = |affinity: Option<&[usize]>| {
+        sysctl.physical_cpus.or_else(|| {
+            count_physical_cores(&parts.topology, affinity)
+                .or_else(|| count_physical_cores(&info.topology(), affinity))
+        })
+    };
+    let physical_cores = physical_in(None);
+    let usable_physical_cores = physical_in(parts.affinity.as_deref());
     let quota_cap = parts
         .quota
         .as_ref()
@@ -1141,6 +1153,7 @@ pub fn assemble(parts: CpuParts) -> CpuFacts {
         simd,
         logical_cpus,
         physical_cores,
+        usable_physical_cores,
         usable_cpus,
         affinity_cpus,
         cpu_quota: parts.quota.as_ref().map(|q| q.cpus),
@@ -1909,7 +1922,11 @@ CPU revision\t: 1
         );
         assert_eq!(f.physical_cores, Some(4));
         let f = assemble(parts(Some(vec![0, 4]), None));
-        assert_eq!((f.usable_cpus, f.physical_cores), (2, Some(1)));
+        // Physical cores are the machine's; the affinity mask shrinks only the usable ones.
+        assert_eq!(
+            (f.usable_cpus, f.physical_cores, f.usable_physical_cores),
+            (2, Some(4), Some(1))
+        );
         let f = assemble(parts(None, Some(0.5)));
         assert_eq!(f.usable_cpus, 1);
         let f = assemble(parts(None, None));

@@ -1144,6 +1144,85 @@ mod tests {
         assert_eq!(declared(&f).implementation, BlasImpl::Mkl);
     }
 
+    fn debian_numpy(alt_target: &str, owner: &str) -> PrefixFacts {
+        use crate::facts::distro::{Alternative, DistroFacts, Package};
+        let pkg = |n: &str, v: &str| Package {
+            name: n.into(),
+            version: v.into(),
+        };
+        let mut s = site(
+            vec![DistInfo {
+                dir: "numpy-1.24.2.egg-info".into(),
+                name: "numpy".into(),
+                version: "1.24.2".into(),
+                ..Default::default()
+            }],
+            Some("1.24.2"),
+            &[],
+        );
+        s.path = PathBuf::from("/usr/lib/python3/dist-packages");
+        PrefixFacts {
+            prefix: PathBuf::from("/usr"),
+            site: Some(s),
+            distro: Some(DistroFacts {
+                manager: Some("dpkg".into()),
+                triplet: Some("x86_64-linux-gnu".into()),
+                numpy_package: Some(pkg("python3-numpy", "1:1.24.2-1+deb12u1")),
+                alternatives: vec![Alternative {
+                    name: "libblas.so.3-x86_64-linux-gnu".into(),
+                    target: Some(PathBuf::from(alt_target)),
+                    mode: Some("manual".into()),
+                    candidates: vec![],
+                    owner: Some(pkg(owner, "1")),
+                }],
+                blas_packages: vec![pkg(owner, "1")],
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn debian_numpy_is_declared_by_its_alternative_and_its_owner() {
+        for (target, owner, want) in [
+            (
+                "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3",
+                "libopenblas0-openmp",
+                BlasImpl::Openblas,
+            ),
+            (
+                "/usr/lib/x86_64-linux-gnu/atlas/libblas.so.3",
+                "libatlas3-base",
+                BlasImpl::Atlas,
+            ),
+            (
+                "/usr/lib/x86_64-linux-gnu/blis-pthread/libblas.so.3",
+                "libblis4-pthread",
+                BlasImpl::Blis,
+            ),
+            (
+                "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3",
+                "libblas3",
+                BlasImpl::Netlib,
+            ),
+        ] {
+            let d = declared(&debian_numpy(target, owner));
+            assert_eq!(d.implementation, want, "{target}: {d:?}");
+            assert_eq!(d.family, Some(ChannelFamily::Debian));
+            assert_eq!(d.numpy.source, Some(NumpySource::Distribution));
+            assert_eq!(d.numpy.version.as_deref(), Some("1.24.2"));
+            assert!(
+                d.evidence
+                    .iter()
+                    .any(|e| e.contains(target) && e.contains(owner)),
+                "{:?}",
+                d.evidence
+            );
+        }
+        // The package decides even where the directory would not tell.
+        let d = declared(&debian_numpy("/opt/vendor/libblas.so.3", "libmkl-rt"));
+        assert_eq!(d.implementation, BlasImpl::Mkl);
+    }
+
     #[test]
     fn no_numpy_is_none() {
         let mut r = cf_stack("19_linux64_openblas", "linux-64");

@@ -158,6 +158,8 @@ pub struct RuntimeFacts {
     pub threadpoolctl: Option<String>,
     /// Which file really serves NumPy's DGEMM (dlsym through NumPy's own extension module).
     pub gemm_provider: Option<GemmProvider>,
+    /// More about `error` (a Python traceback), shown with `-v`.
+    pub error_detail: Option<String>,
 }
 
 impl RuntimeFacts {
@@ -182,8 +184,13 @@ pub enum ProbeError {
     TooOld { path: PathBuf, version: String },
     #[error("NumPy is not installed for {} ({message})", .path.display())]
     NumpyMissing { path: PathBuf, message: String },
+    /// `message` is the exception's last line; the traceback is kept apart (shown with `-v`).
     #[error("`import numpy` failed in {}: {message}", .path.display())]
-    NumpyImportFailed { path: PathBuf, message: String },
+    NumpyImportFailed {
+        path: PathBuf,
+        message: String,
+        traceback: String,
+    },
     #[error("{} crashed with {signal}{}{}", .path.display(), hint_suffix(.hint), stderr_suffix(.stderr))]
     Crashed {
         path: PathBuf,
@@ -191,7 +198,7 @@ pub enum ProbeError {
         hint: Option<String>,
         stderr: String,
     },
-    #[error("{} timed out after {secs} s (stopped){}", .path.display(), stderr_suffix(.stderr))]
+    #[error("{} timed out after {secs} s (stopped; --timeout SECS waits longer){}", .path.display(), stderr_suffix(.stderr))]
     Timeout {
         path: PathBuf,
         secs: u64,
@@ -203,6 +210,18 @@ pub enum ProbeError {
         detail: String,
         stderr: String,
     },
+}
+
+impl ProbeError {
+    /// The part of the error too long for one line (a traceback), when there is one.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            ProbeError::NumpyImportFailed { traceback, .. } if !traceback.is_empty() => {
+                Some(traceback.clone())
+            }
+            _ => None,
+        }
+    }
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {
@@ -238,8 +257,29 @@ impl ProbeHandle {
     pub fn wait(self) -> RuntimeFacts {
         self.wait_result().unwrap_or_else(|e| RuntimeFacts {
             error: Some(e.to_string()),
+            error_detail: e.detail(),
             ..Default::default()
         })
+    }
+
+    /// [`wait`](Self::wait), saying on stderr once `patience` has passed that the probe is
+    /// still importing NumPy and when it will be stopped (a hanging import waits the whole
+    /// timeout otherwise with no word).
+    pub fn wait_noting(self, python: &Path, timeout: Duration, patience: Duration) -> RuntimeFacts {
+        let start = Instant::now();
+        while !self.inner.is_finished() {
+            if start.elapsed() >= patience {
+                eprintln!(
+                    "blasfix: still waiting for {} to import NumPy; it is stopped after {} s \
+                     (--timeout SECS changes that, --no-runtime skips the import)",
+                    python.display(),
+                    timeout.as_secs()
+                );
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.wait()
     }
 
     /// The facts, or the typed reason there are none.
@@ -705,16 +745,29 @@ pub fn check_fatal(python: &Path, raw: &ProbeJson) -> Result<(), ProbeError> {
             message: np_msg(),
         }),
         Some("numpy_import_failed") => {
-            let mut message = np_msg();
-            if let Some(tb) = raw
+            let traceback = raw
                 .numpy_error
                 .as_ref()
-                .map(|e| e.traceback.trim())
-                .filter(|t| !t.is_empty())
-            {
-                message.push_str(&format!("\n{}", head_lines(tb, 12)));
-            }
-            Err(ProbeError::NumpyImportFailed { path, message })
+                .map(|e| e.traceback.trim().to_string())
+                .unwrap_or_default();
+            // The exception's own last line, not the whole message (which may span lines).
+            let message = raw
+                .numpy_error
+                .as_ref()
+                .map(|e| {
+                    let first = e
+                        .message
+                        .lines()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("");
+                    format!("{}: {}", e.r#type, first.trim())
+                })
+                .unwrap_or_else(np_msg);
+            Err(ProbeError::NumpyImportFailed {
+                path,
+                message,
+                traceback,
+            })
         }
         Some(other) => Err(ProbeError::InvalidOutput {
             path,
@@ -839,7 +892,10 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
             .python_executable
             .clone()
             .unwrap_or_else(|| PathBuf::from("python"));
-        facts.error = check_fatal(&exe, &raw).err().map(|e| e.to_string());
+        if let Err(e) = check_fatal(&exe, &raw) {
+            facts.error = Some(e.to_string());
+            facts.error_detail = e.detail();
+        }
         return facts;
     }
     facts.warnings.extend(raw.errors.iter().cloned());
@@ -1285,6 +1341,74 @@ mod tests {
     }
 
     #[test]
+    fn gemm_provider_threads_and_merged_sources() {
+        // Debian: BLIS serves libblas.so.3, OpenBLAS only LAPACK; neither is NumPy's own file.
+        let f = parse(
+            r#"{"numpy":{"version":"1.24.2","file":"/usr/lib/python3/dist-packages/numpy/__init__.py"},
+            "threads":{"before_numpy":1,"after_import":2,"after_gemm":null},
+            "numpy_copies":[{"path":"/usr/lib/python3/dist-packages","origin":"site-packages"}],
+            "gemm_provider":{"file":"/usr/lib/x86_64-linux-gnu/blis-pthread/libblas.so.3","symbol":"cblas_dgemm",
+              "library":"/usr/lib/x86_64-linux-gnu/blis-pthread/libblas.so.3"},
+            "loaded":{"method":"dl_iterate_phdr","source":"blasfix (dl_iterate_phdr) and threadpoolctl 3.1.0","threadpoolctl":"3.1.0","libraries":[
+              {"user_api":"blas","internal_api":"openblas","filepath":"/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblasp-r0.3.21.so","num_threads":2,"source":"both"},
+              {"user_api":"blas","internal_api":"blis","filepath":"/usr/lib/x86_64-linux-gnu/blis-pthread/libblas.so.3","evidence":"directory blis-pthread/","source":"blasfix"}]},
+            "config":{"format":"distutils","info":{}}}"#,
+        );
+        assert_eq!(f.implementation, BlasImpl::Blis);
+        assert_eq!(f.threadpoolctl.as_deref(), Some("3.1.0"));
+        assert_eq!(f.threads.as_ref().and_then(|t| t.pool_threads()), Some(2));
+        assert_eq!(f.numpy_copies[0].origin, "site-packages");
+        // Stable order: by path among the BLAS libraries.
+        assert!(f.libraries[0].filepath.contains("blis-pthread"));
+        assert_eq!(f.libraries[1].source.as_deref(), Some("both"));
+        // Without the provider the two are ambiguous, as before.
+        let mut raw: ProbeJson = serde_json::from_str(
+            r#"{"numpy":{"file":"/n/numpy/__init__.py"},"loaded":{"method":"x","libraries":[
+              {"user_api":"blas","internal_api":"openblas","filepath":"/a/libopenblas.so"},
+              {"user_api":"blas","internal_api":"blis","filepath":"/b/libblas.so.3"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(interpret(raw.clone()).implementation, BlasImpl::Ambiguous);
+        raw.gemm_provider = Some(GemmProvider {
+            file: "/a/libblas.so.3".into(),
+            symbol: "cblas_dgemm".into(),
+            library: Some("/a/libopenblas.so".into()),
+        });
+        assert_eq!(interpret(raw).implementation, BlasImpl::Openblas);
+        // An OpenMP team of 64 on 2 CPUs: the threads the process really runs.
+        let t = ProcessThreads {
+            before_numpy: Some(1),
+            after_import: Some(1),
+            after_gemm: Some(64),
+        };
+        assert_eq!(t.pool_threads(), Some(64));
+    }
+
+    #[test]
+    fn import_failure_keeps_the_last_line_and_the_traceback_apart() {
+        let raw: ProbeJson = serde_json::from_str(
+            r#"{"fatal":"numpy_import_failed","python":{"version":"3.11.7","executable":"/e/bin/python"},
+            "numpy_error":{"type":"ImportError","message":"libgfortran.so.5: cannot open shared object file",
+              "traceback":"Traceback (most recent call last):
+  File "x.py", line 1
+ImportError: libgfortran.so.5: cannot open shared object file"}}"#,
+        )
+        .unwrap();
+        let f = interpret(raw);
+        let e = f.error.as_deref().unwrap();
+        assert_eq!(
+            e,
+            "`import numpy` failed in /e/bin/python: ImportError: libgfortran.so.5: cannot open shared object file"
+        );
+        assert!(!e.contains("Traceback"));
+        assert!(
+            f.error_detail
+                .as_deref()
+                .is_some_and(|t| t.starts_with("Traceback"))
+        );
+    }
+
+    #[test]
     fn unknown_fields_and_nulls_are_tolerated() {
         let f = parse(
             r#"{"probe_version":7,"new_field":[1,2],"loaded":{"libraries":[{"user_api":"blas",
@@ -1314,7 +1438,10 @@ mod tests {
             ..Default::default()
         };
         let e = parse_output::<ProbeJson>(py, t, &run).unwrap_err();
-        assert_eq!(e.to_string(), "/p/python timed out after 3 s (stopped)");
+        assert_eq!(
+            e.to_string(),
+            "/p/python timed out after 3 s (stopped; --timeout SECS waits longer)"
+        );
 
         let run = PythonRun {
             stdout: "warning\n{\"numpy\":{\"version\":\"2.0.0\"}}\n".into(),

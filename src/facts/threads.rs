@@ -171,7 +171,7 @@ pub fn from_env(env: &EnvSnapshot, cpu: &CpuFacts) -> ThreadFacts {
             .or_else(|| count("OMP_NUM_THREADS"))
             .unwrap_or(affinity);
         let physical = cpu
-            .physical_cores
+            .physical_usable()
             .filter(|p| *p > 0)
             .unwrap_or(affinity)
             .min(affinity);
@@ -259,7 +259,7 @@ pub fn oversubscribed(t: &ThreadFacts, imp: BlasImpl) -> Option<(usize, usize)> 
 /// affinity mask (SMT siblings share the FMA units that dense BLAS saturates).
 pub fn suggested_threads(cpu: &CpuFacts) -> usize {
     let usable = cpu.usable_cpus.max(1);
-    cpu.physical_cores
+    cpu.physical_usable()
         .filter(|p| *p > 0)
         .map_or(usable, |p| usable.min(p))
 }

@@ -24,7 +24,8 @@ const THREADS: &str = include_str!("../../templates/explain/threads.md");
 type Vars = BTreeMap<&'static str, String>;
 
 /// Fill a template: `{{key}}` becomes the value, `[[if key]]...[[end]]` blocks are kept only when
-/// the key has a non-empty value. Unknown keys render as "unknown".
+/// the key has a non-empty value. Keys that were never set render as "unknown"; a key set to
+/// "" renders as nothing.
 pub fn fill(template: &str, vars: &Vars) -> String {
     let mut out = String::new();
     let mut keep = true;
@@ -128,12 +129,7 @@ fn substitute(line: &str, vars: &Vars) -> String {
         match after.find("}}") {
             Some(end) => {
                 let key = after[..end].trim();
-                out.push_str(
-                    vars.get(key)
-                        .map(String::as_str)
-                        .filter(|v| !v.is_empty())
-                        .unwrap_or("unknown"),
-                );
+                out.push_str(vars.get(key).map(String::as_str).unwrap_or("unknown"));
                 rest = &after[end + 2..];
             }
             None => {

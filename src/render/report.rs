@@ -52,6 +52,7 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "simd": m.simd,
             "logical_cpus": m.logical_cpus,
             "physical_cores": m.physical_cores,
+            "usable_physical_cores": m.usable_physical_cores,
             "usable_cpus": m.usable_cpus,
             "affinity_cpus": m.affinity_cpus,
             "cpu_quota": m.cpu_quota,
@@ -267,6 +268,15 @@ pub fn human(
     o.s
 }
 
+/// "1 CPU", "2 CPUs".
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn plural_i(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn machine(o: &mut Out, f: &Facts) {
     let m = &f.machine;
     o.section("Machine");
@@ -288,7 +298,17 @@ fn machine(o: &mut Out, f: &Facts) {
     if let Some(q) = m.cpu_quota {
         cores.push_str(&format!(" (cgroup quota {q})"));
     } else if m.affinity_cpus.is_some_and(|a| a < m.logical_cpus) {
-        cores.push_str(" (affinity)");
+        match m
+            .usable_physical_cores
+            .filter(|u| Some(*u) != m.physical_cores)
+        {
+            Some(u) => cores.push_str(&format!(
+                " (affinity: {} on {})",
+                plural(m.affinity_cpus.unwrap_or(m.usable_cpus), "CPU", "CPUs"),
+                plural(u, "physical core", "physical cores")
+            )),
+            None => cores.push_str(" (affinity)"),
+        }
     }
     o.row("Cores", cores);
     let mut plat = m.subdir.clone();
@@ -323,7 +343,19 @@ fn environment(o: &mut Out, f: &Facts) {
         pyline.push_str(&format!(", {sd}"));
     }
     if f.prefix.has_conda_meta {
-        pyline.push_str(&format!(", {} conda packages", f.prefix.record_count));
+        let unlisted = f
+            .prefix
+            .problems
+            .iter()
+            .any(|p| p.path.as_deref() == Some(f.prefix.prefix.join("conda-meta").as_path()));
+        if unlisted && f.prefix.record_count == 0 {
+            pyline.push_str(", conda-meta/ could not be listed");
+        } else {
+            pyline.push_str(&format!(
+                ", {}",
+                plural(f.prefix.record_count, "conda package", "conda packages")
+            ));
+        }
     }
     o.row("Python", pyline);
     let n = &f.blas.numpy;
@@ -420,7 +452,7 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
                         l.version.as_deref().unwrap_or("")
                     );
                     if let Some(t) = l.num_threads {
-                        s.push_str(&format!(", {t} threads"));
+                        s.push_str(&format!(", {}", plural_i(t, "thread", "threads")));
                     }
                     if let Some(a) = &l.architecture {
                         s.push_str(&format!(", core {a}"));
@@ -443,13 +475,24 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
                 }
             }
         }
-        Some(rt) => o.row(
-            "Loaded",
-            o.st.warn(&format!(
-                "probe failed: {}",
-                rt.error.as_deref().unwrap_or("?")
-            )),
-        ),
+        Some(rt) => {
+            o.row(
+                "Loaded",
+                o.st.warn(&format!(
+                    "probe failed: {}",
+                    rt.error.as_deref().unwrap_or("?")
+                )),
+            );
+            match (&rt.error_detail, verbose) {
+                (Some(tb), true) => {
+                    for l in tb.lines() {
+                        o.row("", l.to_string());
+                    }
+                }
+                (Some(_), false) => o.row("", "(-v shows the traceback)".to_string()),
+                _ => {}
+            }
+        }
         None => {}
     }
     let (eff, layer) = findings::effective(f);
@@ -583,21 +626,39 @@ fn threads(o: &mut Out, f: &Facts) {
         BlasImpl::Openblas => Some(("OpenBLAS", t.openblas_default)),
         _ => None,
     };
+    let cpus = plural(t.usable_cpus, "CPU", "CPUs");
     match pool {
         Some((name, n)) => o.row(
             "Pool",
             format!(
-                "{name} would start {n} threads; {} CPUs usable",
-                t.usable_cpus
+                "{name} would start {}; {cpus} usable",
+                plural(n, "thread", "threads")
             ),
         ),
         None => o.row(
             "Pool",
             format!(
-                "OpenBLAS {} / MKL {} threads by default; {} CPUs usable",
-                t.openblas_default, t.mkl_default, t.usable_cpus
+                "OpenBLAS {} / MKL {} threads by default; {cpus} usable",
+                t.openblas_default, t.mkl_default
             ),
         ),
+    }
+    if let Some(rt) = f.runtime.as_ref().filter(|r| r.error.is_none())
+        && let Some(th) = &rt.threads
+        && let Some(n) = th.after_gemm.or(th.after_import)
+    {
+        let when = if th.after_gemm.is_some() {
+            "after NumPy's first BLAS call"
+        } else {
+            "once NumPy is imported"
+        };
+        o.row(
+            "Running",
+            format!(
+                "{} in the probed Python {when}",
+                plural(n as usize, "thread", "threads")
+            ),
+        );
     }
 }
 
