@@ -1389,9 +1389,7 @@ mod tests {
         let raw: ProbeJson = serde_json::from_str(
             r#"{"fatal":"numpy_import_failed","python":{"version":"3.11.7","executable":"/e/bin/python"},
             "numpy_error":{"type":"ImportError","message":"libgfortran.so.5: cannot open shared object file",
-              "traceback":"Traceback (most recent call last):
-  File "x.py", line 1
-ImportError: libgfortran.so.5: cannot open shared object file"}}"#,
+              "traceback":"Traceback (most recent call last):\n  File \"x.py\", line 1\nImportError: libgfortran.so.5: cannot open shared object file"}}"#,
         )
         .unwrap();
         let f = interpret(raw);
