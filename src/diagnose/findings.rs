@@ -626,6 +626,11 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
     }
 
     runtime_findings(f, &mut out);
+    out.extend(
+        crate::diagnose::truth::RULES
+            .iter()
+            .filter_map(|rule| rule(f)),
+    );
 
     // Problems met while reading.
     let problems: Vec<String> = f
@@ -633,6 +638,14 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
         .problems
         .iter()
         .chain(&f.channels.config.problems)
+        // A corrupt or unresolvable extension module makes the linked verdict unreliable (a
+        // site-packages without NumPy's modules is not a problem).
+        .chain(
+            f.linkage
+                .iter()
+                .flat_map(|l| &l.problems)
+                .filter(|p| !p.message.starts_with("no NumPy extension module")),
+        )
         .chain(&f.problems)
         .map(|p| p.to_string())
         .collect();
@@ -706,7 +719,16 @@ fn runtime_findings(f: &Facts, out: &mut Vec<Finding>) {
         .iter()
         .filter(|l| l.user_api == "blas")
         .collect();
-    if blas_libs.len() > 1 {
+    // NumPy's and SciPy's wheels each bundling an OpenBLAS is by design (two-openblas-wheels).
+    let wheel_pair = blas_libs.len() == 2
+        && blas_libs.iter().all(|l| l.internal_api == "openblas")
+        && blas_libs
+            .iter()
+            .any(|l| l.owner.as_deref() == Some("numpy"))
+        && blas_libs
+            .iter()
+            .any(|l| l.owner.as_deref() == Some("scipy"));
+    if blas_libs.len() > 1 && !wheel_pair {
         let names: Vec<String> = blas_libs
             .iter()
             .map(|l| format!("{} ({})", l.internal_api, l.filepath))
@@ -762,8 +784,13 @@ fn runtime_findings(f: &Facts, out: &mut Vec<Finding>) {
         );
     }
     let usable = f.machine.usable_cpus.max(1) as i64;
+    // With the process's real thread count, pool-oversubscribed speaks instead.
+    let counted = rt
+        .threads
+        .as_ref()
+        .is_some_and(|t| t.pool_threads().is_some());
     for l in &blas_libs {
-        if let Some(n) = l.num_threads.filter(|n| *n > usable) {
+        if let Some(n) = l.num_threads.filter(|n| *n > usable && !counted) {
             out.push(
                 Finding::new(
                     "runtime-threads-oversubscribed",

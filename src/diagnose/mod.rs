@@ -2,3 +2,4 @@
 //! with facts built in memory.
 
 pub mod findings;
+pub mod truth;
