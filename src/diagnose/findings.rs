@@ -920,6 +920,16 @@ pub fn recommend(f: &Facts) -> Recommendation {
                 .into(),
         );
     }
+    if matches!(family, ChannelFamily::Debian | ChannelFamily::Fedora) {
+        return rec(
+            BlasImpl::Openblas,
+            format!(
+                "the distribution's NumPy on {subdir}: OpenBLAS is packaged in the main archive and \
+                 picks kernels for this CPU at run time; MKL, where the distribution has it at all, \
+                 is an old non-free build. For current MKL use a conda environment."
+            ),
+        );
+    }
     if subdir.starts_with("osx-") {
         return rec(BlasImpl::Openblas, "Intel Mac: MKL is no longer published for osx-64 (conda-forge and defaults dropped it in 2024); OpenBLAS is the maintained choice.".into());
     }

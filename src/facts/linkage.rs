@@ -259,8 +259,25 @@ fn is_extension_module(name: &str, stem: &str) -> bool {
             .any(|ext| name.ends_with(ext))
 }
 
-/// The common implementation of the chains that name one; Ambiguous when they disagree.
+/// The implementation NumPy's BLAS calls go to: the chains of `_multiarray_umath` (where GEMM
+/// is called) when they name one, else all chains; Ambiguous when they disagree. LAPACK served by
+/// another library (Debian's BLIS has none; `liblapack.so.3` stays on OpenBLAS) does not make
+/// the BLAS ambiguous.
 pub fn aggregate(chains: &[LinkChain]) -> BlasImpl {
+    let gemm: Vec<LinkChain> = chains
+        .iter()
+        .filter(|c| {
+            file_name(&c.module).starts_with("_multiarray_umath") && c.implementation.is_concrete()
+        })
+        .cloned()
+        .collect();
+    if !gemm.is_empty() {
+        return aggregate_all(&gemm);
+    }
+    aggregate_all(chains)
+}
+
+fn aggregate_all(chains: &[LinkChain]) -> BlasImpl {
     let mut found = chains
         .iter()
         .map(|c| c.implementation)

@@ -174,6 +174,7 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
         "threads": {
             "vars": f.threads.vars,
             "openblas_default": f.threads.openblas_default,
+            "openblas_openmp_default": f.threads.openblas_openmp_default,
             "mkl_default": f.threads.mkl_default,
             "blis_default": f.threads.blis_default,
             "usable_cpus": f.threads.usable_cpus,
@@ -620,9 +621,18 @@ fn threads(o: &mut Out, f: &Facts) {
         o.row("Variables", vars.join(" "));
     }
     let (eff, _) = findings::effective(f);
+    let openmp_build =
+        f.runtime.iter().flat_map(|r| r.blas_libraries()).any(|l| {
+            l.internal_api == "openblas" && l.threading_layer.as_deref() == Some("openmp")
+        }) || f.linkage.iter().flat_map(|l| &l.chains).any(|c| {
+            c.implementation == BlasImpl::Openblas && c.detail.as_deref() == Some("openmp")
+        });
     let pool = match eff {
         BlasImpl::Mkl => Some(("MKL", t.mkl_default)),
         BlasImpl::Blis => Some(("BLIS", t.blis_default)),
+        BlasImpl::Openblas if openmp_build => {
+            Some(("OpenBLAS (OpenMP build)", t.openblas_openmp_default))
+        }
         BlasImpl::Openblas => Some(("OpenBLAS", t.openblas_default)),
         _ => None,
     };
@@ -684,7 +694,7 @@ fn findings_section(o: &mut Out, found: &[Finding], quiet: bool) {
         if let Some(fix) = &x.fix {
             o.line(format!("      {} {}", o.st.hint("fix:"), o.st.code(fix)));
         }
-        if let Some(raw) = &x.fix_raw {
+        if let Some(raw) = x.fix_raw.as_ref().filter(|r| x.fix.as_ref() != Some(*r)) {
             o.line(format!("      {} {}", o.st.dim("runs:"), o.st.code(raw)));
         }
     }
