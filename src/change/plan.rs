@@ -269,6 +269,28 @@ pub fn plan(facts: &Facts, req: &Request) -> Result<Decision, Refusal> {
             ),
         });
     }
+    if let Some(fam @ (ChannelFamily::Debian | ChannelFamily::Fedora)) = facts.blas.family {
+        let (who, how) = if fam == ChannelFamily::Debian {
+            ("Debian/Ubuntu", "update-alternatives")
+        } else {
+            ("Fedora", "FlexiBLAS")
+        };
+        let route = crate::diagnose::findings::distro_switch(facts, target);
+        return Err(Refusal {
+            message: format!(
+                "{} holds {who}'s own NumPy: its BLAS is chosen system-wide with {how}, which blasfix does not change for you",
+                prefix.display()
+            ),
+            alternatives: blas::available(fam, &facts.machine.subdir),
+            hint: Some(match route {
+                Some(cmd) => format!("to switch it to {}, run: {cmd}", target.display_name()),
+                None => format!(
+                    "{} is not a backend {who} offers through {how}; `blasfix explain blas` tells the options",
+                    target.display_name()
+                ),
+            }),
+        });
+    }
     if !facts.prefix.has_conda_meta {
         return Err(Refusal {
             message: format!("{} is not a conda environment (no conda-meta/)", prefix.display()),

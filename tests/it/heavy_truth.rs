@@ -213,6 +213,16 @@ fn heavy_truth_reference_blas_is_a_warning_with_the_alternatives_fix() {
         )) && fix.contains(&format!("liblapack.so.3-{T}")),
         "{fix}"
     );
+    // `apply` on the system Python describes that route instead of running conda.
+    let out = Command::new(bin)
+        .args(["apply", "--backend", "openblas", "--dry-run", "-p", "/usr"])
+        .env("NO_COLOR", "1")
+        .env("HOME", empty_home())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sudo update-alternatives --set"), "{err}");
 }
 
 #[test]
