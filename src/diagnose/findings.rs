@@ -653,7 +653,11 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
         out.push(Finding::new(
             "unreadable-input",
             Severity::Warning,
-            format!("{} file(s) could not be read completely", problems.len()),
+            if problems.len() == 1 {
+                "1 file could not be read completely".to_string()
+            } else {
+                format!("{} files could not be read completely", problems.len())
+            },
             list(&problems),
         ));
     }

@@ -437,7 +437,17 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
                 }
             }
         }
-        Some(_) => o.row("Linked", "no NumPy extension module to inspect"),
+        Some(l) => match l
+            .problems
+            .iter()
+            .find(|p| !p.message.starts_with("no NumPy extension module"))
+        {
+            Some(p) => o.row(
+                "Linked",
+                o.st.warn(&format!("unknown: {} (see Findings)", p.message)),
+            ),
+            None => o.row("Linked", "no NumPy extension module to inspect"),
+        },
         None => {}
     }
     match &f.runtime {
