@@ -265,16 +265,22 @@ impl ProbeHandle {
     /// [`wait`](Self::wait), saying on stderr once `patience` has passed that the probe is
     /// still importing NumPy and when it will be stopped (a hanging import waits the whole
     /// timeout otherwise with no word).
-    pub fn wait_noting(self, python: &Path, timeout: Duration, patience: Duration) -> RuntimeFacts {
+    pub fn wait_noting(
+        self,
+        python: &Path,
+        timeout: Duration,
+        patience: Duration,
+        notice: &dyn Fn(&str),
+    ) -> RuntimeFacts {
         let start = Instant::now();
         while !self.inner.is_finished() {
             if start.elapsed() >= patience {
-                eprintln!(
-                    "blasfix: still waiting for {} to import NumPy; it is stopped after {} s \
+                notice(&format!(
+                    "still waiting for {} to import NumPy; it is stopped after {} s \
                      (--timeout SECS changes that, --no-runtime skips the import)",
                     python.display(),
                     timeout.as_secs()
-                );
+                ));
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
