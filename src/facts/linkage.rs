@@ -214,6 +214,7 @@ pub fn inspect_with(
         arch: subdir_hint.and_then(arch_of_subdir).or_else(host_arch),
         env: loader_env,
         system_dirs: None,
+        identified: std::collections::HashMap::new(),
         problems: Vec::new(),
     };
     for module in modules {
@@ -1013,6 +1014,8 @@ struct Walker<'a> {
     env: &'a LoaderEnv,
     /// `ld.so.conf` + default directories, read on first ELF lookup.
     system_dirs: Option<Vec<PathBuf>>,
+    /// Identities already worked out, by real path (several modules reach the same library).
+    identified: std::collections::HashMap<PathBuf, Identity>,
     problems: Vec<Problem>,
 }
 
@@ -1166,8 +1169,20 @@ impl Walker<'_> {
     /// An implementation named from `real`'s name or directory, with the build details its
     /// dependencies and exports tell.
     fn identified(&mut self, i: BlasImpl, real: &Path, evidence: String) -> Identity {
+        if let Some(id) = self.identified.get(real) {
+            return id.clone();
+        }
         let mut id = Identity::new(i, evidence);
-        let wants_exports = matches!(i, BlasImpl::Openblas | BlasImpl::Blis);
+        // OpenBLAS's own naming tells the threading (libopenblasp-r: pthreads, libopenblaso-r:
+        // OpenMP, libopenblas-r: serial; the scipy-openblas wheels are pthreads builds), except
+        // where Debian names its OpenMP build libopenblasp too (its directory tells there).
+        let base = file_name(real).to_ascii_lowercase();
+        let named = base.starts_with("libscipy_openblas")
+            || base.starts_with("libopenblasp-r")
+            || base.starts_with("libopenblas64_p-r")
+            || base.starts_with("libopenblaso-r")
+            || base.starts_with("libopenblas-r");
+        let wants_exports = matches!(i, BlasImpl::Openblas | BlasImpl::Blis) && !named;
         let needed = read_binary(real, self.arch)
             .map(|b| b.needed)
             .unwrap_or_default();
@@ -1183,8 +1198,21 @@ impl Walker<'_> {
         } else {
             Vec::new()
         };
-        id.detail = build_detail(i, real, &needed, &exports);
-        self.with_backend(id)
+        id.detail = build_detail(i, real, &needed, &exports).or_else(|| {
+            (i == BlasImpl::Openblas && named).then(|| {
+                if base.starts_with("libopenblaso-r") {
+                    "openmp"
+                } else if base.starts_with("libopenblas-r") {
+                    "serial"
+                } else {
+                    "pthreads"
+                }
+                .to_string()
+            })
+        });
+        let id = self.with_backend(id);
+        self.identified.insert(real.to_path_buf(), id.clone());
+        id
     }
 
     /// FlexiBLAS stands for the backend it loads, when its configuration names one.
