@@ -696,10 +696,9 @@ pub fn fp64_figure(
 ) -> Option<FlopsFigure> {
     if let Some((family, model)) = family_model
         && let Some(fig) = fp64_flops_by_model(vendor, family, model, brand)
+        && !model_contradicts(&fig, simd)
     {
-        if !model_contradicts(&fig, simd) {
-            return Some(fig);
-        }
+        return Some(fig);
     }
     if simd.iter().any(|s| s == "amx_tile") {
         return Some(FlopsFigure {

@@ -1153,7 +1153,7 @@ impl Walker<'_> {
             return self.with_backend(id);
         }
         if let Some(i) = classify_path(&real) {
-            let dir = real.parent().map(|d| file_name(d)).unwrap_or_default();
+            let dir = real.parent().map(file_name).unwrap_or_default();
             let mut id = Identity::new(i, format!("directory {dir}/"));
             id.detail = build_detail(i, &real, &info.needed, &exports);
             return self.with_backend(id);

@@ -500,10 +500,10 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
             match (&rt.error_detail, verbose) {
                 (Some(tb), true) => {
                     for l in tb.lines() {
-                        o.row("", l.to_string());
+                        o.row("", l);
                     }
                 }
-                (Some(_), false) => o.row("", "(-v shows the traceback)".to_string()),
+                (Some(_), false) => o.row("", "(-v shows the traceback)"),
                 _ => {}
             }
         }

@@ -117,6 +117,9 @@ fn check(label: &str, prefix: &Path, python: &Path, switches: &[String], env: &[
     assert_eq!(threads, t["threads"].as_u64(), "{label}: threads; {rt}");
 }
 
+/// A label, the alternatives switched, extra variables.
+type Case<'a> = (&'a str, Vec<String>, Vec<(&'a str, String)>);
+
 fn alt(stem: &str, dir: &str) -> String {
     let file = stem.split('-').next().unwrap_or(stem);
     format!("{stem}-{T}=/usr/lib/{T}/{dir}/{file}")
@@ -141,7 +144,7 @@ fn heavy_truth_debian_alternatives_in_turn() {
             alt("libopenblas.so.0", v),
         ]
     };
-    let cases: Vec<(&str, Vec<String>, Vec<(&str, String)>)> = vec![
+    let cases: Vec<Case> = vec![
         ("openblas-pthread", openblas("openblas-pthread"), vec![]),
         (
             "openblas-openmp, OMP_NUM_THREADS=64",
