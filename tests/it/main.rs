@@ -16,6 +16,7 @@ mod heavy_docs;
 mod heavy_interrupt;
 mod heavy_linkage;
 mod heavy_probe;
+mod heavy_truth;
 mod interrupt;
 mod linkage;
 mod pin;
