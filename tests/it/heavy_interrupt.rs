@@ -214,3 +214,43 @@ fn heavy_a_closed_stdout_does_not_abandon_the_switch() {
         "libblas=*=*mkl\n"
     );
 }
+
+/// Case 2: a timeout stops the whole tree of a wrapper that forks grandchildren (none goes on
+/// to install after "restored"), then restores conda-meta byte for byte.
+#[test]
+fn heavy_a_timeout_stops_the_wrapper_s_whole_tree() {
+    let Some(heavy) = heavy_dir() else { return };
+    let h = setup(&heavy);
+    std::fs::write(h.prefix.join("conda-meta/pinned"), PINNED).unwrap();
+    let conda = forking_conda(&h);
+    let before = meta(&h);
+    let mut cmd = blasfix_process();
+    let out = cmd
+        .env("CONDA_EXE", &conda)
+        .env("FAKE_CONDA_CHANNELS", &h.channel)
+        .env("FAKE_CONDA_HANG", "1")
+        .env(TOKEN, token(&h))
+        .env_remove("MAMBA_EXE")
+        .current_dir(&h.root)
+        .args([
+            "apply",
+            "--yes",
+            "--frontend",
+            "conda",
+            "--backend",
+            "mkl",
+            "--timeout",
+            "20",
+            "-p",
+        ])
+        .arg(&h.prefix)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("timed out"), "{err}");
+    assert_none_left(&token(&h));
+    assert_eq!(meta(&h), before);
+    assert!(blas_record(&h.prefix).ends_with("_openblas"));
+}
