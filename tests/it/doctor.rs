@@ -279,12 +279,7 @@ fn named_env_is_found_in_the_root_envs_dir() {
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["environment"]["name"], "ml");
-    assert!(
-        v["environment"]["prefix"]
-            .as_str()
-            .unwrap()
-            .ends_with("envs/ml")
-    );
+    assert!(Path::new(v["environment"]["prefix"].as_str().unwrap()).ends_with("envs/ml"));
     blasfix()
         .env("CONDA_EXE", root.join("bin/conda"))
         .args(["doctor", "--no-runtime", "-n", "nope"])

@@ -2,23 +2,34 @@
 
 mod support;
 
+// Modules that cannot run on Windows (the Windows stage of .ci/cross runs the rest under Wine;
+// README "Platforms" lists why): apply's conda/mamba stand-ins are shell scripts; bench, the
+// heavy probe/apply/docs tests and the README fixtures run Python or `sh`, and there is no
+// Windows CPython or shell under Wine here; pty needs a Unix pseudo-terminal.
+#[cfg(unix)]
 mod apply;
+#[cfg(unix)]
 mod bench;
 mod cli;
 mod corpus_condarc;
 mod corpus_envs;
 mod cpu;
+mod cpu_recorded;
 mod doctor;
 mod explain;
+#[cfg(unix)]
 mod heavy_apply;
+#[cfg(unix)]
 mod heavy_docs;
 mod heavy_linkage;
+#[cfg(unix)]
 mod heavy_probe;
 mod linkage;
 mod pin;
 mod prefix;
 mod probe;
 mod pty;
+#[cfg(unix)]
 mod readme;
 mod schema;
 mod ship;

@@ -333,6 +333,7 @@ fn real_python2_is_too_old() {
 }
 
 /// A venv-shaped prefix whose `bin/python3` is the real interpreter.
+#[cfg(unix)]
 fn venv_with_real_python(dir: &Path, py: &Path) -> PathBuf {
     let prefix = dir.join("venv");
     std::fs::create_dir_all(prefix.join("bin")).unwrap();

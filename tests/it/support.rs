@@ -51,6 +51,7 @@ fn clean(cmd: &mut assert_cmd::Command) {
 /// `blasfix` run as an unprivileged user, so that permission bits apply (tests run as root in
 /// CI): through `setpriv` as nobody when this process is root, else as this user. None when
 /// root and `setpriv` is missing. Files the command must read need to be world-readable.
+#[cfg(unix)]
 pub fn blasfix_unprivileged() -> Option<assert_cmd::Command> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
