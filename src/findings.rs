@@ -140,13 +140,22 @@ pub fn env_family(f: &Facts) -> ChannelFamily {
     ChannelFamily::Pip
 }
 
-/// Quote one shell word for display (POSIX shells), only when needed.
+/// Quote one shell word for display, only when needed: POSIX single quotes; on Windows double
+/// quotes, which cmd.exe and PowerShell both read (`C:\Users\Ann Lee\envs\ml` needs them,
+/// `C:\Users\u\envs\ml` does not).
 pub fn shell_quote(s: &str) -> String {
+    shell_quote_for(s, cfg!(windows))
+}
+
+fn shell_quote_for(s: &str, windows: bool) -> String {
+    let extra = if windows { "\\" } else { "" };
     let safe = !s.is_empty()
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,%".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,%".contains(c) || extra.contains(c));
     if safe {
         s.to_string()
+    } else if windows {
+        format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
@@ -799,10 +808,26 @@ pub fn recommend(f: &Facts) -> Recommendation {
         return rec(BlasImpl::Openblas, "Intel Mac: MKL is no longer published for osx-64 (conda-forge and defaults dropped it in 2024); OpenBLAS is the maintained choice.".into());
     }
     if !is_x86(f) {
+        // conda-forge also publishes NVIDIA's NVPL for linux-aarch64, built for Grace, whose
+        // cores are Neoverse-V2 (ARM 0x41 / part 0xd4f, like Graviton4: cpuinfo cannot tell).
+        let nvpl = if blas::available(family, &subdir).contains(&BlasImpl::Nvpl) {
+            let v2 = m.cpu_part.as_deref() == Some("0xd4f") && m.vendor == "ARM";
+            format!(
+                " NVIDIA's NVPL (`libblas=*=*nvpl`) is the other choice on {}{}.",
+                family_name(family),
+                if v2 {
+                    ", built for NVIDIA Grace, whose cores are this Neoverse-V2"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            String::new()
+        };
         return rec(
             BlasImpl::Openblas,
             format!(
-                "{} on {subdir}: OpenBLAS has tuned kernels for this architecture; MKL does not exist here.",
+                "{} on {subdir}: OpenBLAS has tuned kernels for this architecture; MKL does not exist here.{nvpl}",
                 m.vendor
             ),
         );
@@ -858,6 +883,20 @@ pub fn recommend(f: &Facts) -> Recommendation {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shell_quoting_per_platform() {
+        use super::shell_quote_for as q;
+        assert_eq!(q("/home/u/envs/ml", false), "/home/u/envs/ml");
+        assert_eq!(q("/home/u/my envs/ml", false), "'/home/u/my envs/ml'");
+        assert_eq!(q(r"C:\Users\u\envs\ml", false), r"'C:\Users\u\envs\ml'");
+        assert_eq!(q(r"C:\Users\u\envs\ml", true), r"C:\Users\u\envs\ml");
+        assert_eq!(
+            q(r"D:\Ann Lee\anaconda3\envs\ml", true),
+            r#""D:\Ann Lee\anaconda3\envs\ml""#
+        );
+        assert_eq!(q("", true), "\"\"");
+    }
+
     use super::*;
     use crate::blas::{DeclaredBlas, NumpyFacts};
     use crate::cpu::CpuFacts;
@@ -966,6 +1005,37 @@ mod tests {
         assert_eq!(
             x.fix_raw.as_deref(),
             Some("conda install -p /home/u/miniforge3/envs/ml numpy \"blas=*=mkl\"")
+        );
+    }
+
+    #[test]
+    fn linux_aarch64_recommends_openblas_and_names_nvpl() {
+        let mut f = intel_linux();
+        f.machine.arch = "aarch64".into();
+        f.machine.vendor = "ARM".into();
+        f.machine.vendor_family = VendorFamily::Arm;
+        f.machine.microarch = Some("neoverse_v2".into());
+        f.machine.cpu_part = Some("0xd4f".into());
+        f.machine.subdir = "linux-aarch64".into();
+        f.machine.process_subdir = "linux-aarch64".into();
+        f.prefix.subdir = Some("linux-aarch64".into());
+        let r = recommend(&f);
+        assert_eq!(r.backend, BlasImpl::Openblas);
+        assert!(r.reason.contains("MKL does not exist here"), "{}", r.reason);
+        assert!(r.reason.contains("libblas=*=*nvpl"), "{}", r.reason);
+        assert!(r.reason.contains("Grace"), "{}", r.reason);
+        assert!(
+            !ids(&f)
+                .iter()
+                .any(|i| i.contains("mkl") || i.contains("intel"))
+        );
+        // Neoverse-V1 (Graviton3): NVPL named, Grace not.
+        f.machine.cpu_part = Some("0xd40".into());
+        let r = recommend(&f);
+        assert!(
+            r.reason.contains("nvpl") && !r.reason.contains("Grace"),
+            "{}",
+            r.reason
         );
     }
 

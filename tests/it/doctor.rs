@@ -47,7 +47,7 @@ pub fn home_with_condarc(dir: &Path, text: &str) -> PathBuf {
 fn doctor_json(prefix: &Path, home: Option<&Path>) -> Value {
     let mut cmd = blasfix();
     if let Some(h) = home {
-        cmd.env("HOME", h);
+        cmd.env("HOME", h).env("USERPROFILE", h);
     }
     let out = cmd
         .args(["doctor", "--json", "--no-runtime", "-p"])
@@ -189,6 +189,7 @@ fn tokens_and_passwords_are_masked_everywhere() {
     ] {
         let out = blasfix()
             .env("HOME", &home)
+            .env("USERPROFILE", &home)
             .args(args)
             .arg("-p")
             .arg(&prefix)

@@ -48,7 +48,7 @@ fn ends(f: &LinkageFacts) -> Vec<String> {
             h.real
                 .as_ref()
                 .or(h.resolved.as_ref())
-                .map(|p| p.display().to_string())
+                .map(|p| p.display().to_string().replace('\\', "/"))
                 .unwrap_or_default()
         })
         .collect()
@@ -189,6 +189,24 @@ fn heavy_linkage_windows_wheel_delvewheel_dll() {
     for end in ends {
         assert!(
             end.contains("numpy.libs/libscipy_openblas") && end.ends_with(".dll"),
+            "{end}"
+        );
+    }
+}
+
+/// PyPI's manylinux aarch64 wheel: the core module's RPATH `$ORIGIN/../../numpy.libs` leads to
+/// the bundled OpenBLAS, read from aarch64 ELF files (on every host, and natively under qemu).
+#[test]
+fn heavy_linkage_linux_aarch64_wheel() {
+    let Some(h) = heavy_dir() else { return };
+    let f = wheel(&h, "linux-aarch64", "linux-aarch64");
+    assert_eq!(f.implementation, BlasImpl::Openblas);
+    assert!(f.problems.is_empty(), "{:?}", f.problems);
+    let ends = ends(&f);
+    assert!(!ends.is_empty());
+    for end in ends {
+        assert!(
+            end.contains("numpy.libs/libscipy_openblas64_-") && end.ends_with(".so"),
             "{end}"
         );
     }

@@ -33,3 +33,4 @@ mod pty;
 mod readme;
 mod schema;
 mod ship;
+mod windows;

@@ -389,3 +389,23 @@ fn probe_script_is_cached_with_bytecode_and_works_without_a_cache() {
         }
     }
 }
+
+/// The probe's Windows-only Python (EnumProcessModulesEx with a growing buffer,
+/// GetModuleFileNameExW, Windows DLL names, the queries of MKL/OpenBLAS/OpenMP DLLs) run by this
+/// machine's python3 with ctypes stand-ins: no Windows CPython can run here (README "Platforms").
+#[test]
+fn probe_windows_code_paths_with_ctypes_stand_ins() {
+    let Some(py) = python3() else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(py)
+        .arg(root.join("tests/python/probe_win32.py"))
+        .arg(root.join("templates/probe.py"))
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(" passed, 0 failed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

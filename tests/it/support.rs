@@ -36,13 +36,40 @@ const HOST_VARS: &[&str] = &[
 /// `blasfix` as built for this test run, colourless, without the host's conda, pip and thread
 /// variables, with HOME pointing at an empty directory (so no real ~/.condarc is read).
 pub fn blasfix() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_blasfix"));
+    let mut cmd = match runner() {
+        Some(r) => {
+            let mut cmd = assert_cmd::Command::new(&r[0]);
+            cmd.args(&r[1..]).arg(env!("CARGO_BIN_EXE_blasfix"));
+            cmd
+        }
+        None => assert_cmd::Command::new(env!("CARGO_BIN_EXE_blasfix")),
+    };
     clean(&mut cmd);
     cmd
 }
 
+/// The emulator cargo runs this test binary under, for a cross build that the kernel cannot
+/// execute (`qemu-aarch64 -L <sysroot>` from `CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER`,
+/// set by .ci/cross): blasfix runs under it too. None for native builds and under Wine, where a
+/// Windows process starts Windows programs itself.
+pub fn runner() -> Option<Vec<String>> {
+    let var = if cfg!(all(target_os = "linux", target_arch = "aarch64")) {
+        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER"
+    } else {
+        return None;
+    };
+    let words: Vec<String> = std::env::var(var)
+        .ok()?
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    (!words.is_empty()).then_some(words)
+}
+
 fn clean(cmd: &mut assert_cmd::Command) {
-    cmd.env("NO_COLOR", "1").env("HOME", empty_home());
+    cmd.env("NO_COLOR", "1")
+        .env("HOME", empty_home())
+        .env("USERPROFILE", empty_home());
     for v in HOST_VARS.iter().chain(blasfix::threads::THREAD_VARS) {
         cmd.env_remove(v);
     }
