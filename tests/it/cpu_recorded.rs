@@ -4,7 +4,7 @@
 //! the source is named above it. These run on every target (the pure `assemble` takes the text),
 //! so the aarch64 stage under qemu and the Windows stage under Wine prove them too.
 
-use blasfix::cpu::{self, CpuParts, SysctlInfo, VendorFamily};
+use blasfix::facts::cpu::{self, CpuParts, SysctlInfo, VendorFamily};
 
 fn linux_aarch64(cpuinfo: &str) -> cpu::CpuFacts {
     cpu::assemble(CpuParts {
@@ -203,7 +203,7 @@ fn sysctl_apple_m4() {
     assert_eq!((f.logical_cpus, f.physical_cores), (16, Some(16)));
     assert_eq!(f.macos_version.as_deref(), Some("15.5"));
     assert_eq!(
-        blasfix::blas::accelerate_variant(f.macos_version.as_deref()),
+        blasfix::facts::blas::accelerate_variant(f.macos_version.as_deref()),
         "newaccelerate"
     );
 }
@@ -223,7 +223,7 @@ fn sysctl_rosetta_on_m1() {
     assert_eq!((f.logical_cpus, f.physical_cores), (8, Some(8)));
     // No kern.osproductversion recorded: the Accelerate variant is left to the solver.
     assert_eq!(f.macos_version, None);
-    assert_eq!(blasfix::blas::accelerate_variant(None), "accelerate");
+    assert_eq!(blasfix::facts::blas::accelerate_variant(None), "accelerate");
     // The same machine read by a native process is not translated.
     let native = mac(
         "aarch64",

@@ -70,7 +70,7 @@ fn clean(cmd: &mut assert_cmd::Command) {
     cmd.env("NO_COLOR", "1")
         .env("HOME", empty_home())
         .env("USERPROFILE", empty_home());
-    for v in HOST_VARS.iter().chain(blasfix::threads::THREAD_VARS) {
+    for v in HOST_VARS.iter().chain(blasfix::facts::threads::THREAD_VARS) {
         cmd.env_remove(v);
     }
 }

@@ -515,7 +515,7 @@ fn pin_keeps_crlf_files_byte_for_byte() {
 /// topology); .ci/cross compares the number with the Linux build's on the same machine.
 #[test]
 fn physical_cores_are_reported() {
-    let f = blasfix::cpu::detect();
+    let f = blasfix::facts::cpu::detect();
     let cores = f.physical_cores.expect("physical cores on Windows");
     assert!(cores >= 1 && cores <= f.logical_cpus, "{f:#?}");
     assert_eq!(f.subdir, "win-64");
