@@ -887,19 +887,6 @@ pub fn recommend(f: &Facts) -> Recommendation {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn shell_quoting_per_platform() {
-        use super::shell_quote_for as q;
-        assert_eq!(q("/home/u/envs/ml", false), "/home/u/envs/ml");
-        assert_eq!(q("/home/u/my envs/ml", false), "'/home/u/my envs/ml'");
-        assert_eq!(q(r"C:\Users\u\envs\ml", false), r"'C:\Users\u\envs\ml'");
-        assert_eq!(q(r"C:\Users\u\envs\ml", true), r"C:\Users\u\envs\ml");
-        assert_eq!(
-            q(r"D:\Ann Lee\anaconda3\envs\ml", true),
-            r#""D:\Ann Lee\anaconda3\envs\ml""#
-        );
-        assert_eq!(q("", true), "\"\"");
-    }
 
     use super::*;
     use crate::facts::cpu::CpuFacts;
@@ -1310,8 +1297,22 @@ mod tests {
 
     #[test]
     fn shell_quoting() {
-        assert_eq!(shell_quote("/a/b"), "/a/b");
-        assert_eq!(shell_quote("/a b/c"), "'/a b/c'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        let posix = |s| shell_quote_for(s, false);
+        assert_eq!(posix("/a/b"), "/a/b");
+        assert_eq!(posix("/a b/c"), "'/a b/c'");
+        assert_eq!(posix("it's"), "'it'\\''s'");
+        let windows = |s| shell_quote_for(s, true);
+        assert_eq!(windows(r"C:\Users\u\envs\ml"), r"C:\Users\u\envs\ml");
+        assert_eq!(
+            windows(r"D:\Ann Lee\anaconda3\envs\ml"),
+            r#""D:\Ann Lee\anaconda3\envs\ml""#
+        );
+        assert_eq!(windows(""), "\"\"");
+        assert_eq!(posix(r"C:\Users\u"), r"'C:\Users\u'");
+        // shell_quote follows the platform blasfix runs on.
+        assert_eq!(
+            shell_quote("/a b/c"),
+            shell_quote_for("/a b/c", cfg!(windows))
+        );
     }
 }

@@ -120,9 +120,10 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         let p = sys_prefix_guess(&exe);
         (p, format!("python3 on PATH ({})", exe.display()), None)
     };
-    let history_cmd = crate::facts::prefix::last_history_cmd(&prefix.join("conda-meta/history"))
-        .ok()
-        .flatten();
+    let history_cmd =
+        crate::facts::prefix::last_history_cmd(&prefix.join("conda-meta").join("history"))
+            .ok()
+            .flatten();
     let (kind, kind_evidence) = kind_of(&prefix, history_cmd.as_deref(), mamba_root.as_deref());
     let name = name.or_else(|| {
         (kind == EnvKind::Pixi)
@@ -161,7 +162,7 @@ pub fn python_of(prefix: &Path) -> Option<PathBuf> {
         "Scripts/python.exe",
     ]
     .iter()
-    .map(|r| prefix.join(r))
+    .map(|r| crate::facts::prefix::join_rel(prefix, r))
     .find(|p| p.is_file())
 }
 

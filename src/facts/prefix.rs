@@ -865,9 +865,18 @@ fn quoted_literal(s: &str) -> Option<&str> {
     inner.find(q).map(|end| &inner[..end])
 }
 
+/// `base` joined with a relative path written with `/` (as conda records and wheels write
+/// them), one component at a time, so that the result uses the platform's separator: a path
+/// printed on Windows reads `C:\env\Lib\site-packages\numpy\_core`, never `...numpy/_core`.
+pub fn join_rel(base: &Path, rel: &str) -> PathBuf {
+    rel.split('/')
+        .filter(|c| !c.is_empty())
+        .fold(base.to_path_buf(), |p, c| p.join(c))
+}
+
 fn core_extension(sp: &Path) -> Option<PathBuf> {
     for dir in ["numpy/_core", "numpy/core"] {
-        let Ok(entries) = fs::read_dir(sp.join(dir)) else {
+        let Ok(entries) = fs::read_dir(join_rel(sp, dir)) else {
             continue;
         };
         let mut names: Vec<String> = entries
@@ -880,13 +889,13 @@ fn core_extension(sp: &Path) -> Option<PathBuf> {
             .iter()
             .find(|n| n.starts_with("_multiarray_umath") && is_ext(n))
         {
-            return Some(Path::new(dir).join(n));
+            return Some(join_rel(Path::new(""), dir).join(n));
         }
         if let Some(n) = names
             .iter()
             .find(|n| n.starts_with("multiarray.") && is_ext(n))
         {
-            return Some(Path::new(dir).join(n));
+            return Some(join_rel(Path::new(""), dir).join(n));
         }
     }
     None

@@ -4,8 +4,8 @@ mod support;
 
 // Modules that cannot run on Windows (the Windows stage of .ci/cross runs the rest under Wine;
 // README "Platforms" lists why): apply's conda/mamba stand-ins are shell scripts; bench, the
-// heavy probe/apply/docs tests and the README fixtures run Python or `sh`, and there is no
-// Windows CPython or shell under Wine here; pty needs a Unix pseudo-terminal.
+// heavy probe/apply/docs tests run Python or `sh`, and there is no Windows CPython or shell
+// under Wine here; pty needs a Unix pseudo-terminal (readme.rs gates its `sh` part itself).
 #[cfg(unix)]
 mod apply;
 #[cfg(unix)]
@@ -29,8 +29,8 @@ mod pin;
 mod prefix;
 mod probe;
 mod pty;
-#[cfg(unix)]
 mod readme;
 mod schema;
 mod ship;
+mod verdicts;
 mod windows;

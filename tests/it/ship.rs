@@ -195,6 +195,7 @@ fn write_pages_into_a_file_names_the_path() {
     assert!(format!("{err:#}").contains("not-a-dir"), "{err:#}");
 }
 
+#[cfg(unix)]
 fn git(args: &[&str]) -> Option<String> {
     let out = Command::new("git")
         .arg("-C")

@@ -218,23 +218,9 @@ fn pip_venv(real: &Real, prefix: &Path, python_exe: bool) -> PathBuf {
     prefix.to_path_buf()
 }
 
-fn doctor_json(args: &[&str], home: &Path) -> Value {
-    let out = blasfix()
-        .env("USERPROFILE", home)
-        .env("HOME", home)
-        .args(["doctor", "--json", "--no-runtime"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn doctor_text(args: &[&str], home: &Path) -> String {
+/// `blasfix doctor --no-runtime ARGS` with this home as %USERPROFILE%: its stdout, after
+/// checking it succeeded.
+fn doctor(args: &[&str], home: &Path) -> Vec<u8> {
     let out = blasfix()
         .env("USERPROFILE", home)
         .env("HOME", home)
@@ -247,7 +233,13 @@ fn doctor_text(args: &[&str], home: &Path) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    out.stdout
+}
+
+fn doctor_json(args: &[&str], home: &Path) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_slice(&doctor(&all, home)).unwrap()
 }
 
 /// Every string in the report that names a path under `root` is a Windows path: drive letter,
@@ -322,7 +314,7 @@ fn conda_win64_prefixes_verdict_and_linkage() {
         );
         assert_eq!(v["environment"]["subdir"], "win-64");
         assert_eq!(v["machine"]["subdir"], "win-64");
-        let python = &v["environment"]["python"];
+        let python = &v["environment"]["python_executable"];
         if python_exe {
             assert_eq!(python, prefix.join("python.exe").to_string_lossy().as_ref());
         } else {
@@ -339,7 +331,7 @@ fn conda_win64_prefixes_verdict_and_linkage() {
                 }
             }
         }
-        let text = doctor_text(&["-p", &prefix.to_string_lossy()], &home);
+        let text = String::from_utf8(doctor(&["-p", &prefix.to_string_lossy()], &home)).unwrap();
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
         assert!(assert_windows_paths(&lines, t.path()) >= 1, "{text}");
     }
@@ -370,7 +362,7 @@ fn pip_venv_with_numpy_libs_dlls() {
         );
         if python_exe {
             assert_eq!(
-                v["environment"]["python"],
+                v["environment"]["python_executable"],
                 prefix
                     .join("Scripts")
                     .join("python.exe")
