@@ -325,7 +325,7 @@ fn colour_precedence_without_a_terminal() {
 #[test]
 fn colour_on_a_terminal() {
     let run = |flags: &[&str], no_color: bool| -> String {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_blasfix"));
+        let mut cmd = crate::support::blasfix_command();
         cmd.env("TERM", "xterm")
             .env("HOME", crate::support::empty_home())
             .env_remove("FORCE_COLOR")

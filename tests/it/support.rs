@@ -36,16 +36,22 @@ const HOST_VARS: &[&str] = &[
 /// `blasfix` as built for this test run, colourless, without the host's conda, pip and thread
 /// variables, with HOME pointing at an empty directory (so no real ~/.condarc is read).
 pub fn blasfix() -> assert_cmd::Command {
-    let mut cmd = match runner() {
+    let mut cmd = assert_cmd::Command::from_std(blasfix_command());
+    clean(&mut cmd);
+    cmd
+}
+
+/// A plain `std::process::Command` for the built blasfix (through [`runner`] when there is
+/// one), for tests that need one (pseudo-terminals), with nothing else set.
+pub fn blasfix_command() -> std::process::Command {
+    match runner() {
         Some(r) => {
-            let mut cmd = assert_cmd::Command::new(&r[0]);
+            let mut cmd = std::process::Command::new(&r[0]);
             cmd.args(&r[1..]).arg(env!("CARGO_BIN_EXE_blasfix"));
             cmd
         }
-        None => assert_cmd::Command::new(env!("CARGO_BIN_EXE_blasfix")),
-    };
-    clean(&mut cmd);
-    cmd
+        None => std::process::Command::new(env!("CARGO_BIN_EXE_blasfix")),
+    }
 }
 
 /// The emulator cargo runs this test binary under, for a cross build that the kernel cannot
@@ -89,6 +95,7 @@ pub fn blasfix_unprivileged() -> Option<assert_cmd::Command> {
         .find(|p| std::path::Path::new(p).exists())?;
     let mut cmd = assert_cmd::Command::new(setpriv);
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(runner().unwrap_or_default())
         .arg(env!("CARGO_BIN_EXE_blasfix"));
     clean(&mut cmd);
     Some(cmd)
