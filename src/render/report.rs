@@ -3,11 +3,14 @@
 
 use serde_json::{Value, json};
 
-use crate::diagnose::findings::{self, Finding, Recommendation, Severity};
+use crate::diagnose::finding::{Finding, Severity};
+use crate::diagnose::in_use;
+use crate::diagnose::recommend::Recommendation;
 use crate::facts::Facts;
 use crate::facts::blas::BlasImpl;
 use crate::facts::mirrors::mask;
 use crate::render::style::Styles;
+use crate::render::text;
 
 /// Relevant records that are not part of the BLAS stack itself.
 const NOT_BLAS_STACK: &[&str] = &["python", "scipy", "threadpoolctl", "numexpr"];
@@ -18,7 +21,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Render the `--json` document.
 pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
     let m = &f.machine;
-    let (effective, layer) = findings::effective(f);
+    let (effective, layer) = in_use::effective(f);
     let n = &f.blas.numpy;
     let mut evidence = f.blas.evidence.clone();
     if let Some(l) = &f.linkage {
@@ -188,7 +191,7 @@ impl Out {
         let lines = if value.contains('\x1b') {
             vec![value.to_string()]
         } else {
-            wrap(value, 67)
+            text::wrap(value, 67)
         };
         for (i, l) in lines.iter().enumerate() {
             let label = if i == 0 { label } else { "" };
@@ -229,7 +232,7 @@ pub fn human(
     }
     findings_section(&mut o, found, quiet);
     if rec.backend.is_concrete() {
-        let cur = findings::effective(f).0;
+        let cur = in_use::effective(f).0;
         let tag = if cur == rec.backend {
             o.st.ok("already in use")
         } else {
@@ -240,7 +243,7 @@ pub fn human(
             "  {} ({tag})",
             o.st.bold(rec.backend.display_name())
         ));
-        for l in wrap(&rec.reason, 76) {
+        for l in text::wrap(&rec.reason, 76) {
             o.line(format!("  {l}"));
         }
     }
@@ -424,7 +427,7 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
         ),
         None => {}
     }
-    let (eff, layer) = findings::effective(f);
+    let (eff, layer) = in_use::effective(f);
     if eff.is_concrete() && (f.linkage.is_some() || f.runtime.is_some()) {
         o.row(
             "In use",
@@ -548,7 +551,7 @@ fn threads(o: &mut Out, f: &Facts) {
         let vars: Vec<String> = t.vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
         o.row("Variables", vars.join(" "));
     }
-    let (eff, _) = findings::effective(f);
+    let (eff, _) = in_use::effective(f);
     let pool = match eff {
         BlasImpl::Mkl => Some(("MKL", t.mkl_default)),
         BlasImpl::Blis => Some(("BLIS", t.blis_default)),
@@ -589,7 +592,7 @@ fn findings_section(o: &mut Out, found: &[Finding], quiet: bool) {
             Severity::Info => o.st.info("[info]"),
         };
         o.line(format!("  {tag} {}", o.st.bold(&x.title)));
-        for l in wrap(&x.detail, 72) {
+        for l in text::wrap(&x.detail, 72) {
             o.line(format!("      {l}"));
         }
         if let Some(fix) = &x.fix {
@@ -601,34 +604,9 @@ fn findings_section(o: &mut Out, found: &[Finding], quiet: bool) {
     }
 }
 
-/// Wrap prose at `width` columns on spaces.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for word in text.split_whitespace() {
-        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(word);
-    }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wraps_on_words() {
-        assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
-        assert!(wrap("", 5).is_empty());
-    }
 
     #[test]
     fn json_has_the_contract_keys() {

@@ -8,6 +8,7 @@ mod support;
 // under Wine here; pty needs a Unix pseudo-terminal (readme.rs gates its `sh` part itself).
 #[cfg(unix)]
 mod apply;
+mod architecture;
 #[cfg(unix)]
 mod bench;
 mod cli;
