@@ -25,6 +25,7 @@ mod heavy_docs;
 mod heavy_linkage;
 #[cfg(unix)]
 mod heavy_probe;
+mod heavy_truth;
 mod linkage;
 mod pin;
 mod prefix;
