@@ -2439,10 +2439,12 @@ CPU revision\t: 1
             ..Default::default()
         };
         let f = assemble(parts);
+        // Physical cores are the machine's; the affinity mask limits the usable ones.
         assert_eq!(
             (f.logical_cpus, f.physical_cores, f.usable_cpus),
-            (5, Some(2), 4)
+            (5, Some(3), 4)
         );
+        assert_eq!(f.usable_physical_cores, Some(2));
         assert_eq!(f.subdir, "win-64");
         // Malformed: a zero size, a record running past the end.
         assert_eq!(windows_core_topology(&[0u8; 8]), None);

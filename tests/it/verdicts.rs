@@ -41,7 +41,7 @@ fn cf_stack(b: PrefixBuilder, subdir: &str, build: &str) -> PrefixBuilder {
             .subdir(subdir)
             .depends(&["libblas >=3.9.0,<4.0a0", "libcblas >=3.9.0,<4.0a0"]),
     )
-    .numpy_files("2.1.3", "_multiarray_umath.cp312-win_amd64.pyd")
+    .numpy_files("2.1.3", "")
 }
 
 fn defaults_mkl(b: PrefixBuilder, subdir: &str) -> PrefixBuilder {
@@ -67,7 +67,7 @@ fn defaults_mkl(b: PrefixBuilder, subdir: &str) -> PrefixBuilder {
             .subdir(subdir)
             .depends(&["numpy-base 1.26.4 py311hd01c5d8_0"]),
     )
-    .numpy_files("1.26.4", "_multiarray_umath.cp311-win_amd64.pyd")
+    .numpy_files("1.26.4", "")
 }
 
 const CASES: &[Case] = &[
@@ -97,7 +97,7 @@ const CASES: &[Case] = &[
             b.windows_layout()
                 .venv("3.12.7")
                 .pip_dist("numpy", "2.1.3", "pip", &["cp312-cp312-win_amd64"])
-                .numpy_files("2.1.3", "_multiarray_umath.cp312-win_amd64.pyd")
+                .numpy_files("2.1.3", "")
                 .bundled_lib("numpy.libs/libscipy_openblas64_-fb1711452d4d8cee9f276fd1449ee5c7.dll")
         },
         expect: ("openblas", "pip", &[]),
