@@ -23,6 +23,7 @@ pub fn gather_with(
     let selector = envs::Selector {
         name: sel.name.clone(),
         prefix: sel.prefix.clone(),
+        pixi: sel.pixi,
     };
     let located = envs::locate(&selector, env).map_err(|e| UserError::usage(e.to_string()))?;
     let probe = match (runtime, &located.python) {

@@ -1,16 +1,12 @@
 //! `blasfix explain`: the doctor's facts as prose.
 
-use crate::cli::{EnvSelector, ExplainArgs, GlobalArgs};
+use crate::cli::{ExplainArgs, GlobalArgs};
 use crate::facts::EnvSnapshot;
 
 pub fn run(args: &ExplainArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {
     let env = EnvSnapshot::capture();
-    let sel = EnvSelector {
-        name: args.env.name.clone(),
-        prefix: args.env.prefix.clone(),
-    };
     let runtime = (!args.no_runtime).then(|| std::time::Duration::from_secs(args.timeout));
-    let facts = super::doctor::gather_with(&sel, &env, runtime)?;
+    let facts = super::doctor::gather_with(&args.env, &env, runtime)?;
     let rec = crate::findings::recommend(&facts);
     print!("{}", crate::explain::render(&facts, &rec, args.topic));
     Ok(crate::error::EXIT_OK)

@@ -76,10 +76,11 @@ impl PinRequest {
         format!("{}=*={}", self.selector_name(), self.build_glob())
     }
 
-    /// The pixi manifest entry (pixi needs the table form for a build).
+    /// The pixi manifest entry: the table form, which pixi parses without warnings (a string
+    /// is a version only; `"*=*mkl"` draws a warning).
     pub fn pixi_line(&self) -> String {
         format!(
-            "{} = {{ build = \"{}\" }}",
+            "{} = {{ version = \"*\", build = \"{}\" }}",
             self.selector_name(),
             self.build_glob()
         )
@@ -318,7 +319,10 @@ mod tests {
     fn pin_spellings() {
         let cf = PinRequest::new(BlasImpl::Mkl, ChannelFamily::CondaForge);
         assert_eq!(cf.spec(), "libblas=*=*mkl");
-        assert_eq!(cf.pixi_line(), "libblas = { build = \"*mkl\" }");
+        assert_eq!(
+            cf.pixi_line(),
+            "libblas = { version = \"*\", build = \"*mkl\" }"
+        );
         let d = PinRequest::new(BlasImpl::Openblas, ChannelFamily::Defaults);
         assert_eq!(d.spec(), "blas=*=openblas");
         assert!(

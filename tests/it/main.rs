@@ -16,6 +16,7 @@ mod heavy_linkage;
 mod heavy_probe;
 mod linkage;
 mod pin;
+mod pixi;
 mod prefix;
 mod probe;
 mod pty;

@@ -289,7 +289,7 @@ fn pin_edits_pixi_toml() {
         out,
         src.replace(
             "libblas = \"*=*openblas\"",
-            "libblas = { build = \"*mkl\" }"
+            "libblas = { version = \"*\", build = \"*mkl\" }"
         ),
         "{out}"
     );

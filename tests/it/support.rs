@@ -22,6 +22,8 @@ const HOST_VARS: &[&str] = &[
     "MAMBARC",
     "VIRTUAL_ENV",
     "PIXI_PROJECT_ROOT",
+    "PIXI_ENVIRONMENT_NAME",
+    "BLASFIX_INVOKED_AS",
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
     "PIP_CONFIG_FILE",
@@ -37,11 +39,13 @@ const HOST_VARS: &[&str] = &[
 /// variables, with HOME pointing at an empty directory (so no real ~/.condarc is read).
 pub fn blasfix() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_blasfix"));
-    clean(&mut cmd);
+    clean_env(&mut cmd);
     cmd
 }
 
-fn clean(cmd: &mut assert_cmd::Command) {
+/// Start `cmd` without the host's conda, pip, pixi and thread variables, colourless, with an
+/// empty HOME.
+pub fn clean_env(cmd: &mut assert_cmd::Command) {
     cmd.env("NO_COLOR", "1").env("HOME", empty_home());
     for v in HOST_VARS.iter().chain(blasfix::threads::THREAD_VARS) {
         cmd.env_remove(v);
@@ -62,7 +66,7 @@ pub fn blasfix_unprivileged() -> Option<assert_cmd::Command> {
     let mut cmd = assert_cmd::Command::new(setpriv);
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(env!("CARGO_BIN_EXE_blasfix"));
-    clean(&mut cmd);
+    clean_env(&mut cmd);
     Some(cmd)
 }
 
