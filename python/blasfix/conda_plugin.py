@@ -18,6 +18,7 @@ import os
 import shlex
 import subprocess
 import sys
+import textwrap
 from typing import Iterable, Optional, Sequence, Tuple
 
 from . import find_blasfix_bin
@@ -168,7 +169,8 @@ def render_check(report: dict, verbose: bool, fixer: bool, marks=(OK_MARK, X_MAR
         if verbose:
             rec = report.get("recommendation") or {}
             if rec.get("reason"):
-                lines.append(f"  {rec['reason']}")
+                lines.append(textwrap.fill(rec["reason"], width=88, initial_indent="  ",
+                                           subsequent_indent="  ", break_on_hyphens=False))
             for f in report.get("findings", []):
                 lines.append(f"  note: {f.get('title', '')}")
         return "\n".join(lines) + "\n"
@@ -181,7 +183,8 @@ def render_check(report: dict, verbose: bool, fixer: bool, marks=(OK_MARK, X_MAR
         lines.append(f"  - {f.get('title', f.get('id', '?'))}")
         if verbose:
             if f.get("detail"):
-                lines.append(f"    {f['detail']}")
+                lines.append(textwrap.fill(f["detail"], width=88, initial_indent="    ",
+                                           subsequent_indent="    ", break_on_hyphens=False))
             if f.get("fix"):
                 lines.append(f"    fix: {for_conda(f['fix'])}")
             if f.get("fix_raw"):

@@ -107,9 +107,9 @@ class FreshPrefix:
     """A conda prefix made by tests/heavy/fake_conda.py (a real py-rattler solve and install)
     from the heavy channel, and a `conda` wrapper that runs fake_conda.py for it."""
 
-    def __init__(self, heavy):
+    def __init__(self, heavy, name="plugin env"):
         self.dir = tempfile.mkdtemp(prefix="blasfix-plugin-")
-        self.prefix = os.path.join(self.dir, "envs", "plugin env")
+        self.prefix = os.path.join(self.dir, "envs", name)
         self.channel = os.path.join(heavy, "channel")
         bindir = os.path.join(self.dir, "bin")
         os.makedirs(bindir)
