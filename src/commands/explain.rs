@@ -1,13 +1,16 @@
 //! `blasfix explain`: the doctor's facts as prose.
 
 use crate::cli::{ExplainArgs, GlobalArgs};
-use crate::facts::EnvSnapshot;
+use crate::facts::snapshot::EnvSnapshot;
 
 pub fn run(args: &ExplainArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {
     let env = EnvSnapshot::capture();
     let runtime = (!args.no_runtime).then(|| std::time::Duration::from_secs(args.timeout));
     let facts = super::doctor::gather_with(&args.env, &env, runtime)?;
-    let rec = crate::findings::recommend(&facts);
-    print!("{}", crate::explain::render(&facts, &rec, args.topic));
+    let rec = crate::diagnose::findings::recommend(&facts);
+    print!(
+        "{}",
+        crate::render::explain::render(&facts, &rec, args.topic)
+    );
     Ok(crate::error::EXIT_OK)
 }

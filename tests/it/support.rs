@@ -47,7 +47,7 @@ pub fn blasfix() -> assert_cmd::Command {
 /// empty HOME.
 pub fn clean_env(cmd: &mut assert_cmd::Command) {
     cmd.env("NO_COLOR", "1").env("HOME", empty_home());
-    for v in HOST_VARS.iter().chain(blasfix::threads::THREAD_VARS) {
+    for v in HOST_VARS.iter().chain(blasfix::facts::threads::THREAD_VARS) {
         cmd.env_remove(v);
     }
 }
