@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "standin")
@@ -127,3 +128,26 @@ class FreshPrefix:
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class FreshPrefixCase(unittest.TestCase):
+    """Tests on one FreshPrefix (named PREFIX_NAME) for the class, with the conda stand-in and
+    the prefix's `conda` (CONDA_EXE) for each test."""
+
+    PREFIX_NAME = "plugin env"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.heavy = heavy_dir()
+        cls.fresh = FreshPrefix(cls.heavy, name=cls.PREFIX_NAME)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fresh.remove()
+
+    def setUp(self):
+        import_standin()
+        self.addCleanup(drop_standin)
+        env = mock.patch.dict(os.environ, self.fresh.env())
+        env.start()
+        self.addCleanup(env.stop)

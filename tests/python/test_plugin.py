@@ -14,7 +14,7 @@ import unittest
 from unittest import mock
 
 import support  # noqa: F401  (sets sys.path and BLASFIX_BIN first)
-from support import (ROOT, FreshPrefix, blas_record, captured_fds, doctor_json, drop_standin,
+from support import (ROOT, FreshPrefixCase, blas_record, captured_fds, doctor_json, drop_standin,
                      heavy_dir, import_standin)
 
 from blasfix import _args, conda_plugin as plugin
@@ -305,27 +305,19 @@ class RealPrefixTest(unittest.TestCase):
         self.assertTrue(out.stdout.startswith("blasfix "), out)
 
 
-class FixerTest(unittest.TestCase):
+class FixerTest(FreshPrefixCase):
     """conda doctor --fix: every decision on a fresh real prefix; conda's confirm semantics
     come from the stand-in (conda 26.7.1's confirm_yn and doctor loop)."""
 
     @classmethod
     def setUpClass(cls):
-        heavy = heavy_dir()
-        cls.fresh = FreshPrefix(heavy)
+        super().setUpClass()
         cls.target, _ = plugin.needed_switch(doctor_json(cls.fresh.prefix))
-        cls.other = os.path.join(heavy, "prefixes", "mkl" if cls.target == "mkl" else "openblas")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fresh.remove()
+        cls.other = os.path.join(cls.heavy, "prefixes",
+                                 "mkl" if cls.target == "mkl" else "openblas")
 
     def setUp(self):
-        import_standin()
-        self.addCleanup(drop_standin)
-        env = mock.patch.dict(os.environ, self.fresh.env())
-        env.start()
-        self.addCleanup(env.stop)
+        super().setUp()
         import conda.reporters
         from conda.base.context import context
         self.context = context

@@ -10,11 +10,9 @@ not compared. BLASFIX_UPDATE_README=1 rewrites them.
 import os
 import re
 import unittest
-from unittest import mock
 
 import support  # noqa: F401
-from support import (ROOT, FreshPrefix, captured_fds, doctor_json, drop_standin, heavy_dir,
-                     import_standin)
+from support import ROOT, FreshPrefixCase, captured_fds, doctor_json
 
 from blasfix import conda_plugin as plugin
 
@@ -26,22 +24,8 @@ def normalise(text):
     return re.sub(r"\d+", "N", " ".join(text.split()))
 
 
-class ReadmeCondaBlocksTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.heavy = heavy_dir()
-        cls.fresh = FreshPrefix(cls.heavy, name="ml")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fresh.remove()
-
-    def setUp(self):
-        import_standin()
-        self.addCleanup(drop_standin)
-        env = mock.patch.dict(os.environ, self.fresh.env())
-        env.start()
-        self.addCleanup(env.stop)
+class ReadmeCondaBlocksTest(FreshPrefixCase):
+    PREFIX_NAME = "ml"
 
     def paths(self, text):
         text = text.replace(self.fresh.dir, "~/miniforge3")
