@@ -34,7 +34,7 @@ MANYLINUX_LIBS = {
 WINDOWS_DLLS = {
     "kernel32.dll", "ntdll.dll", "advapi32.dll", "bcrypt.dll", "bcryptprimitives.dll",
     "ws2_32.dll", "userenv.dll", "msvcrt.dll", "ucrtbase.dll", "shell32.dll", "ole32.dll",
-    "oleaut32.dll", "secur32.dll", "psapi.dll", "dbghelp.dll", "crypt32.dll", "user32.dll",
+    "oleaut32.dll", "combase.dll", "secur32.dll", "psapi.dll", "dbghelp.dll", "crypt32.dll", "user32.dll",
     "synchronization.dll", "iphlpapi.dll", "powrprof.dll", "shlwapi.dll", "version.dll",
 }
 ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
