@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::change::frontend;
+use crate::facts::blas::BlasImpl;
+use crate::facts::envs;
+use crate::render::{explain, style};
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  ran to the end (findings or not)
@@ -46,6 +51,16 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+impl From<ColorChoice> for style::ColorChoice {
+    fn from(c: ColorChoice) -> Self {
+        match c {
+            ColorChoice::Auto => style::ColorChoice::Auto,
+            ColorChoice::Always => style::ColorChoice::Always,
+            ColorChoice::Never => style::ColorChoice::Never,
+        }
+    }
 }
 
 /// Which environment to look at.
@@ -107,6 +122,16 @@ impl Command {
     }
 }
 
+impl From<&EnvSelector> for envs::Selector {
+    fn from(s: &EnvSelector) -> Self {
+        envs::Selector {
+            name: s.name.clone(),
+            prefix: s.prefix.clone(),
+            pixi: s.pixi,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Diagnose the machine, the environment, its BLAS, channels, mirrors and threads.
@@ -161,10 +186,14 @@ pub struct DoctorArgs {
     /// Seconds to wait for the runtime probe.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub timeout: u64,
+    /// Also import scipy.linalg in the probe, to see SciPy's BLAS loaded (by default SciPy's
+    /// BLAS is read from its files, which is much faster).
+    #[arg(long)]
+    pub import_scipy: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Topic {
+pub enum TopicArg {
     All,
     Cpu,
     Blas,
@@ -173,11 +202,24 @@ pub enum Topic {
     Threads,
 }
 
+impl From<TopicArg> for explain::Topic {
+    fn from(t: TopicArg) -> Self {
+        match t {
+            TopicArg::All => explain::Topic::All,
+            TopicArg::Cpu => explain::Topic::Cpu,
+            TopicArg::Blas => explain::Topic::Blas,
+            TopicArg::Channels => explain::Topic::Channels,
+            TopicArg::Mirrors => explain::Topic::Mirrors,
+            TopicArg::Threads => explain::Topic::Threads,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// What to explain.
-    #[arg(value_enum, default_value_t = Topic::All)]
-    pub topic: Topic,
+    #[arg(value_enum, default_value_t = TopicArg::All)]
+    pub topic: TopicArg,
     #[command(flatten)]
     pub env: EnvSelector,
     /// Do not run the environment's Python (static facts only).
@@ -199,11 +241,35 @@ pub enum BackendArg {
     Netlib,
 }
 
+impl BackendArg {
+    /// The implementation named explicitly (None for `auto`).
+    pub fn named(self) -> Option<BlasImpl> {
+        match self {
+            BackendArg::Mkl => Some(BlasImpl::Mkl),
+            BackendArg::Openblas => Some(BlasImpl::Openblas),
+            BackendArg::Blis => Some(BlasImpl::Blis),
+            BackendArg::Accelerate => Some(BlasImpl::Accelerate),
+            BackendArg::Netlib => Some(BlasImpl::Netlib),
+            BackendArg::Auto => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FrontendArg {
     Conda,
     Mamba,
     Micromamba,
+}
+
+impl From<FrontendArg> for frontend::FrontendKind {
+    fn from(a: FrontendArg) -> Self {
+        match a {
+            FrontendArg::Conda => frontend::FrontendKind::Conda,
+            FrontendArg::Mamba => frontend::FrontendKind::Mamba,
+            FrontendArg::Micromamba => frontend::FrontendKind::Micromamba,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -7,12 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::facts::blas;
-
-use crate::facts::blas::{BlasImpl, ChannelFamily};
-
-use crate::cli::BackendArg;
 use crate::facts::Facts;
+use crate::facts::blas;
+use crate::facts::blas::{BlasImpl, ChannelFamily};
 use crate::facts::declared::NumpySource;
 use crate::facts::envs::EnvKind;
 use crate::facts::prefix::Record;
@@ -93,24 +90,12 @@ pub enum Decision {
     AlreadyOn { backend: BlasImpl, summary: String },
 }
 
-/// The backend a `--backend` flag names explicitly (None for `auto`).
-pub fn named_backend(arg: BackendArg) -> Option<BlasImpl> {
-    match arg {
-        BackendArg::Mkl => Some(BlasImpl::Mkl),
-        BackendArg::Openblas => Some(BlasImpl::Openblas),
-        BackendArg::Blis => Some(BlasImpl::Blis),
-        BackendArg::Accelerate => Some(BlasImpl::Accelerate),
-        BackendArg::Netlib => Some(BlasImpl::Netlib),
-        BackendArg::Auto => None,
-    }
-}
-
-/// The backend a `--backend` flag names; `auto` takes the recommendation.
-pub fn resolve_target(arg: BackendArg, facts: &Facts) -> Result<BlasImpl, Refusal> {
-    Ok(match named_backend(arg) {
+/// The backend asked for (`None`: the recommendation for this machine).
+pub fn resolve_target(named: Option<BlasImpl>, facts: &Facts) -> Result<BlasImpl, Refusal> {
+    Ok(match named {
         Some(b) => b,
         None => {
-            let rec = crate::diagnose::findings::recommend(facts);
+            let rec = crate::diagnose::recommend::recommend(facts);
             if !rec.backend.is_concrete() {
                 return Err(Refusal {
                     message: "blasfix has no recommendation for this machine and environment"
@@ -246,6 +231,8 @@ fn family_name(f: ChannelFamily) -> &'static str {
         ChannelFamily::CondaForge => "conda-forge",
         ChannelFamily::Defaults => "Anaconda defaults",
         ChannelFamily::Pip => "PyPI",
+        ChannelFamily::Debian => "Debian's packages",
+        ChannelFamily::Fedora => "Fedora's packages",
         ChannelFamily::Other => "an unknown channel",
     }
 }
@@ -265,6 +252,28 @@ pub fn plan(facts: &Facts, req: &Request) -> Result<Decision, Refusal> {
                 "pin the BLAS in pixi.toml with `blasfix pin pixi.toml`, then run `pixi install`"
                     .into(),
             ),
+        });
+    }
+    if let Some(fam @ (ChannelFamily::Debian | ChannelFamily::Fedora)) = facts.blas.family {
+        let (who, how) = if fam == ChannelFamily::Debian {
+            ("Debian/Ubuntu", "update-alternatives")
+        } else {
+            ("Fedora", "FlexiBLAS")
+        };
+        let route = crate::diagnose::fix::distro_switch(facts, target);
+        return Err(Refusal {
+            message: format!(
+                "{} holds {who}'s own NumPy: its BLAS is chosen system-wide with {how}, which blasfix does not change for you",
+                prefix.display()
+            ),
+            alternatives: blas::available(fam, &facts.machine.subdir),
+            hint: Some(match route {
+                Some(cmd) => format!("to switch it to {}, run: {cmd}", target.display_name()),
+                None => format!(
+                    "{} is not a backend {who} offers through {how}; `blasfix explain blas` tells the options",
+                    target.display_name()
+                ),
+            }),
         });
     }
     if !facts.prefix.has_conda_meta {

@@ -2,10 +2,12 @@
 //! configuration, what NumPy links and loads, thread settings) into plain data. Nothing here
 //! judges; `diagnose` does. `Facts` is the aggregate of one diagnosis.
 
+pub mod bench;
 pub mod blas;
 pub mod condarc;
 pub mod cpu;
 pub mod declared;
+pub mod distro;
 pub mod envs;
 pub mod linkage;
 pub mod mirrors;
@@ -13,14 +15,18 @@ pub mod pixi;
 pub mod prefix;
 pub mod probe;
 pub mod problem;
+pub mod sitepath;
 pub mod snapshot;
 pub mod threads;
+
+use std::time::Duration;
 
 use serde::Serialize;
 
 use self::problem::Problem;
+use self::snapshot::EnvSnapshot;
 
-/// Everything one diagnosis knows. Readers fill it; `findings` and the renderers read it.
+/// Everything one diagnosis knows. Readers fill it; the rules and the renderers read it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Facts {
     pub machine: cpu::CpuFacts,
@@ -36,4 +42,76 @@ pub struct Facts {
     pub runtime: Option<probe::RuntimeFacts>,
     /// Problems that belong to no single reader.
     pub problems: Vec<Problem>,
+}
+
+/// Gather the facts; with `runtime`, also run the environment's Python with the probe (started
+/// first, so that the static work happens while it imports NumPy) and wait at most that long.
+pub fn gather(
+    selector: &envs::Selector,
+    env: &EnvSnapshot,
+    runtime: Option<Duration>,
+) -> Result<Facts, envs::LocateError> {
+    gather_with(selector, env, runtime, &[], &|_| {})
+}
+
+/// [`gather`] passing `probe_args` to the probe (`--scipy`), and telling `notice` when the
+/// probe is still running after a few seconds (and when it will be stopped).
+pub fn gather_with(
+    selector: &envs::Selector,
+    env: &EnvSnapshot,
+    runtime: Option<Duration>,
+    probe_args: &[String],
+    notice: &dyn Fn(&str),
+) -> Result<Facts, envs::LocateError> {
+    let located = envs::locate(selector, env)?;
+    let probe = match (runtime, &located.python) {
+        (Some(timeout), Some(python)) => {
+            Some(probe::spawn_with_args(python, timeout, &[], probe_args))
+        }
+        _ => None,
+    };
+    let mut problems = Vec::new();
+    if runtime.is_some() && located.python.is_none() {
+        problems.push(Problem::at(
+            &located.prefix,
+            "no Python interpreter in this environment; the runtime probe was skipped",
+        ));
+    }
+    let machine = cpu::detect();
+    let prefix = prefix::read_with(&located.prefix, &sitepath::PathContext::capture(env));
+    let blas = declared::declared(&prefix);
+    let cfg = condarc::load(env, Some(&located.prefix));
+    let subdir = prefix
+        .subdir
+        .clone()
+        .unwrap_or_else(|| machine.process_subdir.clone());
+    let channels = condarc::channel_facts(&cfg, &subdir);
+    let pip_indexes = mirrors::pip_indexes(env, Some(&located.prefix));
+    let threads = threads::from_env(env, &machine);
+    let linkage = prefix.site.as_ref().map(|site| {
+        linkage::inspect_with(
+            &located.prefix,
+            &site.path,
+            Some(&subdir),
+            &linkage::LoaderEnv::capture(env),
+        )
+    });
+    let runtime = match (probe, &located.python, runtime) {
+        (Some(p), Some(python), Some(timeout)) => {
+            Some(p.wait_noting(python, timeout, Duration::from_secs(5), notice))
+        }
+        (p, _, _) => p.map(|p| p.wait()),
+    };
+    Ok(Facts {
+        machine,
+        environment: located,
+        prefix,
+        blas,
+        channels,
+        pip_indexes,
+        threads,
+        linkage,
+        runtime,
+        problems,
+    })
 }

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::facts::blas;
-
-use crate::facts::blas::{BlasImpl, ChannelFamily};
-
-use crate::cli::Topic;
-use crate::diagnose::findings::{self, Recommendation};
+use crate::diagnose::fix;
+use crate::diagnose::in_use;
+use crate::diagnose::platform;
+use crate::diagnose::recommend::Recommendation;
 use crate::facts::Facts;
+use crate::facts::blas;
+use crate::facts::blas::{BlasImpl, ChannelFamily};
 use crate::facts::cpu::VendorFamily;
 use crate::facts::declared::NumpySource;
 use crate::facts::mirrors::mask;
@@ -21,10 +21,22 @@ const CHANNELS: &str = include_str!("../../templates/explain/channels.md");
 const MIRRORS: &str = include_str!("../../templates/explain/mirrors.md");
 const THREADS: &str = include_str!("../../templates/explain/threads.md");
 
+/// What to explain (all topics, or one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    All,
+    Cpu,
+    Blas,
+    Channels,
+    Mirrors,
+    Threads,
+}
+
 type Vars = BTreeMap<&'static str, String>;
 
 /// Fill a template: `{{key}}` becomes the value, `[[if key]]...[[end]]` blocks are kept only when
-/// the key has a non-empty value. Unknown keys render as "unknown".
+/// the key has a non-empty value. Keys that were never set render as "unknown"; a key set to
+/// "" renders as nothing.
 pub fn fill(template: &str, vars: &Vars) -> String {
     let mut out = String::new();
     let mut keep = true;
@@ -77,7 +89,7 @@ fn reflow(text: &str, width: usize) -> String {
         }
         let joined = para.join(" ");
         let indent = " ".repeat(bullet.len());
-        for (i, l) in crate::render::report::wrap(&joined, width - bullet.len())
+        for (i, l) in crate::render::text::wrap(&joined, width - bullet.len())
             .iter()
             .enumerate()
         {
@@ -128,12 +140,7 @@ fn substitute(line: &str, vars: &Vars) -> String {
         match after.find("}}") {
             Some(end) => {
                 let key = after[..end].trim();
-                out.push_str(
-                    vars.get(key)
-                        .map(String::as_str)
-                        .filter(|v| !v.is_empty())
-                        .unwrap_or("unknown"),
-                );
+                out.push_str(vars.get(key).map(String::as_str).unwrap_or("unknown"));
                 rest = &after[end + 2..];
             }
             None => {
@@ -169,6 +176,8 @@ fn family_label(f: ChannelFamily) -> &'static str {
         ChannelFamily::CondaForge => "conda-forge",
         ChannelFamily::Defaults => "Anaconda's defaults channel",
         ChannelFamily::Pip => "PyPI",
+        ChannelFamily::Debian => "Debian's packages",
+        ChannelFamily::Fedora => "Fedora's packages",
         ChannelFamily::Other => "another channel",
     }
 }
@@ -191,9 +200,9 @@ fn src(file: Option<&str>, line: Option<usize>) -> String {
 fn vars(f: &Facts, rec: &Recommendation) -> Vars {
     let mut v = Vars::new();
     let m = &f.machine;
-    let subdir = findings::env_subdir(f);
-    let family = findings::env_family(f);
-    let (eff, layer) = findings::effective(f);
+    let subdir = platform::env_subdir(f);
+    let family = platform::env_family(f);
+    let (eff, layer) = in_use::effective(f);
 
     // cpu
     v.insert(
@@ -285,6 +294,15 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
                     .map(|t| format!(" ({t})"))
                     .unwrap_or_default()
             ),
+            Some(NumpySource::Distribution) => format!(
+                "was installed by the distribution's package manager ({})",
+                n.record
+                    .clone()
+                    .or_else(|| n.dist_info.clone())
+                    .unwrap_or_else(
+                        || family_label(n.family.unwrap_or(ChannelFamily::Other)).into()
+                    )
+            ),
             None => "is not installed".into(),
         },
     );
@@ -292,9 +310,9 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
     v.insert(
         "layer_text",
         match layer {
-            findings::Layer::Loaded => "a real `import numpy` showed".into(),
-            findings::Layer::Linked => "NumPy's compiled modules link it".into(),
-            findings::Layer::Declared => {
+            in_use::Layer::Loaded => "a real `import numpy` showed".into(),
+            in_use::Layer::Linked => "NumPy's compiled modules link it".into(),
+            in_use::Layer::Declared => {
                 "the package records declare (run without --no-runtime to check what really loads)"
                     .into()
             }
@@ -331,6 +349,15 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
                  it installs {def_default} by default. conda-forge would have given {cf_default}."
             ),
             ChannelFamily::Pip => "NumPy wheels from PyPI bundle their own OpenBLAS (Accelerate on macOS 14+ arm64 for NumPy 2) and ignore any BLAS conda installs.".into(),
+            ChannelFamily::Debian => "Debian's and Ubuntu's NumPy links `libblas.so.3` and `liblapack.so.3`, which \
+                 `update-alternatives` points at one of the installed BLAS packages (OpenBLAS, BLIS, ATLAS, MKL or the \
+                 reference BLAS); the highest priority wins unless someone set one by hand. Switching is a system \
+                 change (`sudo update-alternatives --set ...`), not a conda or pip install."
+                .into(),
+            ChannelFamily::Fedora => "Fedora's NumPy links FlexiBLAS, which loads the backend named by the FLEXIBLAS \
+                 variable, ~/.flexiblasrc or /etc/flexiblasrc; `flexiblas list` shows the installed backends and \
+                 `flexiblas default NAME` switches."
+                .into(),
             ChannelFamily::Other => String::new(),
         },
     );
@@ -338,7 +365,7 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
     v.insert("pip_text", f.blas.pip_shadow.clone().unwrap_or_default());
     v.insert("recommended", rec.backend.display_name().into());
     v.insert("reason", rec.reason.clone());
-    let (fix, raw) = findings::switch_fix(f, rec.backend);
+    let (fix, raw) = fix::switch_fix(f, rec.backend);
     if rec.backend.is_concrete()
         && rec.backend != eff
         && raw.is_some()

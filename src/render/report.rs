@@ -3,22 +3,25 @@
 
 use serde_json::{Value, json};
 
-use crate::diagnose::findings::{self, Finding, Recommendation, Severity};
+use crate::diagnose::finding::{Finding, Severity};
+use crate::diagnose::in_use;
+use crate::diagnose::recommend::Recommendation;
 use crate::facts::Facts;
 use crate::facts::blas::BlasImpl;
 use crate::facts::mirrors::mask;
 use crate::render::style::Styles;
+use crate::render::text;
 
 /// Relevant records that are not part of the BLAS stack itself.
 const NOT_BLAS_STACK: &[&str] = &["python", "scipy", "threadpoolctl", "numexpr"];
 
 /// Version of the JSON document; bumped only for incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Render the `--json` document.
 pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
     let m = &f.machine;
-    let (effective, layer) = findings::effective(f);
+    let (effective, layer) = in_use::effective(f);
     let n = &f.blas.numpy;
     let mut evidence = f.blas.evidence.clone();
     if let Some(l) = &f.linkage {
@@ -52,10 +55,16 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "simd": m.simd,
             "logical_cpus": m.logical_cpus,
             "physical_cores": m.physical_cores,
+            "usable_physical_cores": m.usable_physical_cores,
             "usable_cpus": m.usable_cpus,
             "affinity_cpus": m.affinity_cpus,
             "cpu_quota": m.cpu_quota,
             "cpu_quota_source": m.cpu_quota_source,
+            "family": m.family,
+            "model": m.model,
+            "fp64_flops_per_cycle": m.fp64_flops_per_cycle,
+            "fp64_basis": m.fp64_basis,
+            "fp64_upper_bound": m.fp64_upper_bound,
         },
         "environment": {
             "prefix": f.environment.prefix,
@@ -79,6 +88,11 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
                 "wheel_tag": n.wheel_tag,
                 "installer": n.installer,
             },
+            "sys_path": f.prefix.sys_path,
+            "numpy_copies": f.prefix.numpy_copies,
+            "venv_base": f.prefix.venv_base,
+            "system_site_packages": f.prefix.system_site_packages,
+            "distro": f.prefix.distro,
         },
         "blas": {
             "implementation": effective,
@@ -109,6 +123,8 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
                 "chain": c.render(),
                 "hops": c.hops,
                 "implementation": c.implementation,
+                "detail": c.detail,
+                "evidence": c.evidence,
             })).collect::<Vec<_>>(),
         })),
         "runtime": f.runtime.as_ref().map(|r| json!({
@@ -120,6 +136,14 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "config_blas": r.config_blas,
             "libraries": r.libraries,
             "elapsed_ms": r.elapsed_ms,
+            "library_source": r.library_source,
+            "threadpoolctl": r.threadpoolctl,
+            "threads": r.threads,
+            "pool_threads": r.threads.as_ref().and_then(|t| t.pool_threads()),
+            "gemm_ms": r.gemm_ms,
+            "numpy_copies": r.numpy_copies,
+            "warnings": r.warnings,
+            "gemm_provider": r.gemm_provider,
         })),
         "channels": {
             "effective": f.channels.effective.iter().map(|c| json!({
@@ -153,6 +177,7 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
         "threads": {
             "vars": f.threads.vars,
             "openblas_default": f.threads.openblas_default,
+            "openblas_openmp_default": f.threads.openblas_openmp_default,
             "mkl_default": f.threads.mkl_default,
             "blis_default": f.threads.blis_default,
             "usable_cpus": f.threads.usable_cpus,
@@ -188,7 +213,7 @@ impl Out {
         let lines = if value.contains('\x1b') {
             vec![value.to_string()]
         } else {
-            wrap(value, 67)
+            text::wrap(value, 67)
         };
         for (i, l) in lines.iter().enumerate() {
             let label = if i == 0 { label } else { "" };
@@ -229,7 +254,7 @@ pub fn human(
     }
     findings_section(&mut o, found, quiet);
     if rec.backend.is_concrete() {
-        let cur = findings::effective(f).0;
+        let cur = in_use::effective(f).0;
         let tag = if cur == rec.backend {
             o.st.ok("already in use")
         } else {
@@ -240,11 +265,20 @@ pub fn human(
             "  {} ({tag})",
             o.st.bold(rec.backend.display_name())
         ));
-        for l in wrap(&rec.reason, 76) {
+        for l in text::wrap(&rec.reason, 76) {
             o.line(format!("  {l}"));
         }
     }
     o.s
+}
+
+/// "1 CPU", "2 CPUs".
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn plural_i(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn machine(o: &mut Out, f: &Facts) {
@@ -268,7 +302,17 @@ fn machine(o: &mut Out, f: &Facts) {
     if let Some(q) = m.cpu_quota {
         cores.push_str(&format!(" (cgroup quota {q})"));
     } else if m.affinity_cpus.is_some_and(|a| a < m.logical_cpus) {
-        cores.push_str(" (affinity)");
+        match m
+            .usable_physical_cores
+            .filter(|u| Some(*u) != m.physical_cores)
+        {
+            Some(u) => cores.push_str(&format!(
+                " (affinity: {} on {})",
+                plural(m.affinity_cpus.unwrap_or(m.usable_cpus), "CPU", "CPUs"),
+                plural(u, "physical core", "physical cores")
+            )),
+            None => cores.push_str(" (affinity)"),
+        }
     }
     o.row("Cores", cores);
     let mut plat = m.subdir.clone();
@@ -303,7 +347,19 @@ fn environment(o: &mut Out, f: &Facts) {
         pyline.push_str(&format!(", {sd}"));
     }
     if f.prefix.has_conda_meta {
-        pyline.push_str(&format!(", {} conda packages", f.prefix.record_count));
+        let unlisted = f
+            .prefix
+            .problems
+            .iter()
+            .any(|p| p.path.as_deref() == Some(f.prefix.prefix.join("conda-meta").as_path()));
+        if unlisted && f.prefix.record_count == 0 {
+            pyline.push_str(", conda-meta/ could not be listed");
+        } else {
+            pyline.push_str(&format!(
+                ", {}",
+                plural(f.prefix.record_count, "conda package", "conda packages")
+            ));
+        }
     }
     o.row("Python", pyline);
     let n = &f.blas.numpy;
@@ -336,6 +392,14 @@ fn environment(o: &mut Out, f: &Facts) {
                 .as_deref()
                 .map(|d| format!(", {d}"))
                 .unwrap_or_default(),
+        ),
+        (v, Some(crate::facts::declared::NumpySource::Distribution)) => format!(
+            "{} from the distribution ({})",
+            or_unknown(v),
+            n.record
+                .as_deref()
+                .or(n.dist_info.as_deref())
+                .unwrap_or("system package")
         ),
         (v, None) => or_unknown(v).to_string(),
     };
@@ -376,7 +440,17 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
                 }
             }
         }
-        Some(_) => o.row("Linked", "no NumPy extension module to inspect"),
+        Some(l) => match l
+            .problems
+            .iter()
+            .find(|p| !p.message.starts_with("no NumPy extension module"))
+        {
+            Some(p) => o.row(
+                "Linked",
+                o.st.warn(&format!("unknown: {} (see Findings)", p.message)),
+            ),
+            None => o.row("Linked", "no NumPy extension module to inspect"),
+        },
         None => {}
     }
     match &f.runtime {
@@ -392,7 +466,7 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
                         l.version.as_deref().unwrap_or("")
                     );
                     if let Some(t) = l.num_threads {
-                        s.push_str(&format!(", {t} threads"));
+                        s.push_str(&format!(", {}", plural_i(t, "thread", "threads")));
                     }
                     if let Some(a) = &l.architecture {
                         s.push_str(&format!(", core {a}"));
@@ -415,16 +489,27 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
                 }
             }
         }
-        Some(rt) => o.row(
-            "Loaded",
-            o.st.warn(&format!(
-                "probe failed: {}",
-                rt.error.as_deref().unwrap_or("?")
-            )),
-        ),
+        Some(rt) => {
+            o.row(
+                "Loaded",
+                o.st.warn(&format!(
+                    "probe failed: {}",
+                    rt.error.as_deref().unwrap_or("?")
+                )),
+            );
+            match (&rt.error_detail, verbose) {
+                (Some(tb), true) => {
+                    for l in tb.lines() {
+                        o.row("", l);
+                    }
+                }
+                (Some(_), false) => o.row("", "(-v shows the traceback)"),
+                _ => {}
+            }
+        }
         None => {}
     }
-    let (eff, layer) = findings::effective(f);
+    let (eff, layer) = in_use::effective(f);
     if eff.is_concrete() && (f.linkage.is_some() || f.runtime.is_some()) {
         o.row(
             "In use",
@@ -548,28 +633,55 @@ fn threads(o: &mut Out, f: &Facts) {
         let vars: Vec<String> = t.vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
         o.row("Variables", vars.join(" "));
     }
-    let (eff, _) = findings::effective(f);
+    let (eff, _) = in_use::effective(f);
+    let openmp_build =
+        f.runtime.iter().flat_map(|r| r.blas_libraries()).any(|l| {
+            l.internal_api == "openblas" && l.threading_layer.as_deref() == Some("openmp")
+        }) || f.linkage.iter().flat_map(|l| &l.chains).any(|c| {
+            c.implementation == BlasImpl::Openblas && c.detail.as_deref() == Some("openmp")
+        });
     let pool = match eff {
         BlasImpl::Mkl => Some(("MKL", t.mkl_default)),
         BlasImpl::Blis => Some(("BLIS", t.blis_default)),
+        BlasImpl::Openblas if openmp_build => {
+            Some(("OpenBLAS (OpenMP build)", t.openblas_openmp_default))
+        }
         BlasImpl::Openblas => Some(("OpenBLAS", t.openblas_default)),
         _ => None,
     };
+    let cpus = plural(t.usable_cpus, "CPU", "CPUs");
     match pool {
         Some((name, n)) => o.row(
             "Pool",
             format!(
-                "{name} would start {n} threads; {} CPUs usable",
-                t.usable_cpus
+                "{name} would start {}; {cpus} usable",
+                plural(n, "thread", "threads")
             ),
         ),
         None => o.row(
             "Pool",
             format!(
-                "OpenBLAS {} / MKL {} threads by default; {} CPUs usable",
-                t.openblas_default, t.mkl_default, t.usable_cpus
+                "OpenBLAS {} / MKL {} threads by default; {cpus} usable",
+                t.openblas_default, t.mkl_default
             ),
         ),
+    }
+    if let Some(rt) = f.runtime.as_ref().filter(|r| r.error.is_none())
+        && let Some(th) = &rt.threads
+        && let Some(n) = th.after_gemm.or(th.after_import)
+    {
+        let when = if th.after_gemm.is_some() {
+            "after NumPy's first BLAS call"
+        } else {
+            "once NumPy is imported"
+        };
+        o.row(
+            "Running",
+            format!(
+                "{} in the probed Python {when}",
+                plural(n as usize, "thread", "threads")
+            ),
+        );
     }
 }
 
@@ -589,46 +701,21 @@ fn findings_section(o: &mut Out, found: &[Finding], quiet: bool) {
             Severity::Info => o.st.info("[info]"),
         };
         o.line(format!("  {tag} {}", o.st.bold(&x.title)));
-        for l in wrap(&x.detail, 72) {
+        for l in text::wrap(&x.detail, 72) {
             o.line(format!("      {l}"));
         }
         if let Some(fix) = &x.fix {
             o.line(format!("      {} {}", o.st.hint("fix:"), o.st.code(fix)));
         }
-        if let Some(raw) = &x.fix_raw {
+        if let Some(raw) = x.fix_raw.as_ref().filter(|r| x.fix.as_ref() != Some(*r)) {
             o.line(format!("      {} {}", o.st.dim("runs:"), o.st.code(raw)));
         }
     }
 }
 
-/// Wrap prose at `width` columns on spaces.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for word in text.split_whitespace() {
-        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(word);
-    }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wraps_on_words() {
-        assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
-        assert!(wrap("", 5).is_empty());
-    }
 
     #[test]
     fn json_has_the_contract_keys() {

@@ -3,6 +3,7 @@
 mod support;
 
 mod apply;
+mod architecture;
 mod bench;
 mod cli;
 mod corpus_condarc;
@@ -14,6 +15,7 @@ mod heavy_apply;
 mod heavy_docs;
 mod heavy_linkage;
 mod heavy_probe;
+mod heavy_truth;
 mod linkage;
 mod pin;
 mod pixi;

@@ -1,0 +1,197 @@
+//! The exact commands that fix a finding: `blasfix apply ...` and the raw frontend command it
+//! stands for on this environment's channel, with the environment named as conda would need it.
+
+use crate::facts::Facts;
+use crate::facts::blas::{BlasImpl, ChannelFamily};
+use crate::facts::envs::EnvKind;
+
+use super::platform::env_family;
+
+/// Quote one shell word for display (POSIX shells), only when needed.
+pub fn shell_quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,%".contains(c));
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The spec quoted as the conda docs write it (`"libblas=*=*mkl"`).
+fn quoted_spec(spec: &str) -> String {
+    if spec.contains('*') || spec.contains('[') || spec.contains(' ') {
+        format!("\"{spec}\"")
+    } else {
+        spec.to_string()
+    }
+}
+
+/// `-n NAME` or `-p PREFIX` for commands, empty (for blasfix) when the env is the active one.
+/// `-n` only when the env was found by that name: a folder's name is no conda env name unless
+/// it sits in one of conda's envs dirs.
+fn env_args(f: &Facts, for_blasfix: bool) -> String {
+    let active = f.environment.how == "CONDA_PREFIX" || f.environment.how == "VIRTUAL_ENV";
+    if for_blasfix && active {
+        return String::new();
+    }
+    match &f.environment.name {
+        Some(n) if f.environment.how.starts_with("-n ") && f.environment.kind != EnvKind::Pixi => {
+            format!(" -n {}", shell_quote(n))
+        }
+        _ => format!(
+            " -p {}",
+            shell_quote(&f.environment.prefix.to_string_lossy())
+        ),
+    }
+}
+
+/// The install command a frontend runs for a conda spec switch.
+fn frontend_name(f: &Facts) -> &'static str {
+    match f.environment.kind {
+        EnvKind::Mamba => "mamba",
+        EnvKind::Micromamba => "micromamba",
+        _ => "conda",
+    }
+}
+
+/// The exact `blasfix apply` command and the raw command it stands for, for a switch to `to`.
+pub fn switch_fix(f: &Facts, to: BlasImpl) -> (Option<String>, Option<String>) {
+    let family = env_family(f);
+    let fix = Some(format!(
+        "blasfix apply --backend {}{}",
+        to.as_str(),
+        env_args(f, true)
+    ));
+    let raw = match family {
+        ChannelFamily::CondaForge if f.environment.kind == EnvKind::Pixi => {
+            Some(format!("pixi add \"libblas=*=*{}\"", to.as_str()))
+        }
+        ChannelFamily::CondaForge => Some(format!(
+            "{} install{} {}",
+            frontend_name(f),
+            env_args(f, false),
+            quoted_spec(&format!("libblas=*=*{}", to.as_str()))
+        )),
+        ChannelFamily::Defaults => {
+            let spec = match to {
+                BlasImpl::Mkl => "blas=*=mkl",
+                BlasImpl::Openblas => "blas=*=openblas",
+                _ => return (fix, None),
+            };
+            Some(format!(
+                "{} install{} numpy {}",
+                frontend_name(f),
+                env_args(f, false),
+                quoted_spec(spec)
+            ))
+        }
+        ChannelFamily::Debian | ChannelFamily::Fedora => distro_switch(f, to),
+        ChannelFamily::Pip | ChannelFamily::Other => None,
+    };
+    if matches!(family, ChannelFamily::Debian | ChannelFamily::Fedora) {
+        // blasfix does not switch a system: the distribution's own command is the fix.
+        return (raw.clone(), raw);
+    }
+    (fix, raw)
+}
+
+/// The distribution's own switch to `to`: Debian/Ubuntu `update-alternatives --set` for
+/// libblas.so.3 and liblapack.so.3 (and libopenblas.so.0 between OpenBLAS builds), after
+/// `apt install` of the package when it is missing; Fedora `flexiblas default NAME`.
+pub fn distro_switch(f: &Facts, to: BlasImpl) -> Option<String> {
+    match env_family(f) {
+        ChannelFamily::Fedora => {
+            let name = match to {
+                BlasImpl::Openblas => "OPENBLAS-OPENMP",
+                BlasImpl::Blis => "BLIS-OPENMP",
+                BlasImpl::Atlas => "ATLAS",
+                BlasImpl::Netlib => "NETLIB",
+                _ => return None,
+            };
+            Some(format!("flexiblas default {name}"))
+        }
+        ChannelFamily::Debian => {
+            let distro = f.prefix.distro.as_ref()?;
+            let triplet = distro.triplet.as_deref()?;
+            let (pkg, dir) = match to {
+                BlasImpl::Openblas => ("libopenblas0-pthread", "openblas-pthread"),
+                BlasImpl::Blis => ("libblis4-pthread", "blis-pthread"),
+                BlasImpl::Atlas => ("libatlas3-base", "atlas"),
+                BlasImpl::Mkl => ("libmkl-rt", ""),
+                BlasImpl::Netlib => ("libblas3 liblapack3", "blas"),
+                _ => return None,
+            };
+            let installed = |p: &str| {
+                p.split(' ')
+                    .all(|p| distro.blas_packages.iter().any(|x| x.name == p))
+            };
+            let alt = distro.alternative("libblas.so.3");
+            let blas_target = alt
+                .and_then(|a| {
+                    a.candidates
+                        .iter()
+                        .map(|(p, _)| p)
+                        .find(|p| {
+                            crate::facts::linkage::classify_path(p) == Some(to)
+                                && (dir.is_empty()
+                                    || p.to_string_lossy().contains(&format!("/{dir}/")))
+                        })
+                        .or_else(|| {
+                            a.candidates
+                                .iter()
+                                .map(|(p, _)| p)
+                                .find(|p| crate::facts::linkage::classify_path(p) == Some(to))
+                        })
+                })
+                .cloned()
+                .or_else(|| {
+                    (!dir.is_empty()).then(|| {
+                        std::path::PathBuf::from(format!("/usr/lib/{triplet}/{dir}/libblas.so.3"))
+                    })
+                })?;
+            let target_dir = blas_target.parent()?.to_path_buf();
+            let lapack_dir = if to == BlasImpl::Netlib {
+                target_dir.with_file_name("lapack")
+            } else {
+                target_dir.clone()
+            };
+            let mut cmds = Vec::new();
+            if !installed(pkg) {
+                cmds.push(format!("sudo apt install {pkg}"));
+            }
+            cmds.push(format!(
+                "sudo update-alternatives --set libblas.so.3-{triplet} {}",
+                blas_target.display()
+            ));
+            let has_lapack = to != BlasImpl::Blis;
+            if has_lapack {
+                cmds.push(format!(
+                    "sudo update-alternatives --set liblapack.so.3-{triplet} {}",
+                    lapack_dir.join("liblapack.so.3").display()
+                ));
+            }
+            if to == BlasImpl::Openblas && distro.alternative("libopenblas.so.0").is_some() {
+                cmds.push(format!(
+                    "sudo update-alternatives --set libopenblas.so.0-{triplet} {}",
+                    target_dir.join("libopenblas.so.0").display()
+                ));
+            }
+            Some(cmds.join(" && "))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("/a/b"), "/a/b");
+        assert_eq!(shell_quote("/a b/c"), "'/a b/c'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+}
