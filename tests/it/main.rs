@@ -28,6 +28,7 @@ mod heavy_probe;
 mod heavy_truth;
 mod linkage;
 mod pin;
+mod pixi;
 mod prefix;
 mod probe;
 mod pty;
