@@ -65,6 +65,9 @@ pub struct Located {
 pub struct Selector {
     pub name: Option<String>,
     pub prefix: Option<PathBuf>,
+    /// Run as `pixi blasfix`: no `-p` means the pixi workspace's environment (`-n` names it,
+    /// else `default`), found from the manifest at or above the working directory.
+    pub pixi: bool,
 }
 
 /// Errors finding an environment.
@@ -92,6 +95,19 @@ pub enum LocateError {
     PermissionDenied { path: PathBuf },
     #[error("{path}: not an environment (no conda-meta/, no pyvenv.cfg, no Python)")]
     NotAnEnv { path: PathBuf },
+    #[error(
+        "no pixi workspace at or above {start} (no pixi.toml, no pyproject.toml with [tool.pixi]); run `pixi blasfix` inside a pixi project, or pass -p PATH"
+    )]
+    NoPixiWorkspace { start: PathBuf },
+    #[error(
+        "the pixi environment `{name}` of {manifest} is not installed ({prefix} does not exist; installed: {installed}): run `pixi install -e {name}` first"
+    )]
+    PixiEnvMissing {
+        name: String,
+        manifest: PathBuf,
+        prefix: PathBuf,
+        installed: String,
+    },
     /// Nothing selected and nothing active: no -p/-n, CONDA_PREFIX, VIRTUAL_ENV or python3.
     #[error(
         "no environment: pass -p PATH or -n NAME (CONDA_PREFIX and VIRTUAL_ENV are unset and there is no python3 on PATH)"
@@ -146,6 +162,8 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         }
         let name = name_of(&p, env);
         (p, "-p".to_string(), name)
+    } else if sel.pixi {
+        locate_pixi(sel.name.as_deref(), env)?
     } else if let Some(n) = &sel.name {
         let (p, how) = find_by_name(n, env)?;
         (p, how, Some(n.clone()))
@@ -182,9 +200,10 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         let p = sys_prefix_guess(&exe);
         (p, format!("python3 on PATH ({})", exe.display()), None)
     };
-    let history_cmd = crate::facts::prefix::last_history_cmd(&prefix.join("conda-meta/history"))
-        .ok()
-        .flatten();
+    let history_cmd =
+        crate::facts::prefix::last_history_cmd(&prefix.join("conda-meta").join("history"))
+            .ok()
+            .flatten();
     let (kind, kind_evidence) = kind_of(&prefix, history_cmd.as_deref(), mamba_root.as_deref());
     let name = name.or_else(|| {
         (kind == EnvKind::Pixi)
@@ -200,6 +219,45 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         kind_evidence,
         python,
     })
+}
+
+/// The pixi workspace's environment: `name`, else the one of an active `pixi shell` of the same
+/// workspace (`PIXI_ENVIRONMENT_NAME`), else `default`.
+fn locate_pixi(
+    name: Option<&str>,
+    env: &EnvSnapshot,
+) -> Result<(PathBuf, String, Option<String>), LocateError> {
+    let start = env.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
+    let ws =
+        crate::facts::pixi::find_workspace(&start).ok_or(LocateError::NoPixiWorkspace { start })?;
+    let shell_env = env
+        .path("PIXI_PROJECT_ROOT")
+        .filter(|r| same_dir(r, &ws.root))
+        .and(env.get("PIXI_ENVIRONMENT_NAME"));
+    let name = name.or(shell_env).unwrap_or("default").to_string();
+    let prefix = ws.env_prefix(&name);
+    if !prefix.join("conda-meta").is_dir() {
+        let installed = ws.installed_envs();
+        return Err(LocateError::PixiEnvMissing {
+            name,
+            manifest: ws.manifest,
+            prefix,
+            installed: if installed.is_empty() {
+                "none".into()
+            } else {
+                installed.join(", ")
+            },
+        });
+    }
+    let how = format!("`pixi blasfix` in workspace {}", ws.manifest.display());
+    Ok((prefix, how, Some(name)))
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b
+        || a.canonicalize()
+            .ok()
+            .is_some_and(|a| b.canonicalize().ok() == Some(a))
 }
 
 fn absolute(p: &Path, env: &EnvSnapshot) -> PathBuf {
@@ -223,7 +281,11 @@ pub fn python_of(prefix: &Path) -> Option<PathBuf> {
         "python.exe",
         "Scripts/python.exe",
     ];
-    let candidates = || names.iter().map(|r| prefix.join(r));
+    let candidates = || {
+        names
+            .iter()
+            .map(|r| crate::facts::prefix::join_rel(prefix, r))
+    };
     candidates().find(|p| p.is_file()).or_else(|| {
         candidates()
             .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
@@ -444,14 +506,6 @@ fn is_conda_root(p: &Path) -> bool {
         .any(|e| p.join(e).is_file())
 }
 
-fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!(
-            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
-}
-
 fn pixi_env_name(p: &Path) -> Option<String> {
     let comps: Vec<&std::ffi::OsStr> = p
         .components()
@@ -670,6 +724,7 @@ mod tests {
             &Selector {
                 prefix: Some(missing.clone()),
                 name: None,
+                ..Default::default()
             },
             &snap(&[]),
         )
@@ -682,6 +737,7 @@ mod tests {
             &Selector {
                 prefix: Some(plain.clone()),
                 name: None,
+                ..Default::default()
             },
             &snap(&[]),
         )
@@ -701,6 +757,7 @@ mod tests {
             &Selector {
                 prefix: Some(venv.clone()),
                 name: None,
+                ..Default::default()
             },
             &snap(&[]),
         )
@@ -714,6 +771,7 @@ mod tests {
             &Selector {
                 prefix: Some(win.clone()),
                 name: None,
+                ..Default::default()
             },
             &snap(&[]),
         )
@@ -740,6 +798,7 @@ mod tests {
             &Selector {
                 name: Some("ml".into()),
                 prefix: None,
+                ..Default::default()
             },
             &env,
         )
@@ -756,6 +815,7 @@ mod tests {
             &Selector {
                 name: Some("solo".into()),
                 prefix: None,
+                ..Default::default()
             },
             &env,
         )
@@ -765,6 +825,7 @@ mod tests {
             &Selector {
                 name: Some("base".into()),
                 prefix: None,
+                ..Default::default()
             },
             &env,
         )
@@ -774,6 +835,7 @@ mod tests {
             &Selector {
                 name: Some("ghost".into()),
                 prefix: None,
+                ..Default::default()
             },
             &env,
         )
@@ -789,6 +851,7 @@ mod tests {
             &Selector {
                 name: Some(name.into()),
                 prefix: None,
+                ..Default::default()
             },
             env,
         )
@@ -854,6 +917,7 @@ mod tests {
             &Selector {
                 name: None,
                 prefix: Some(elsewhere.clone()),
+                ..Default::default()
             },
             &env,
         )

@@ -12,6 +12,7 @@ pub mod envs;
 pub mod linkage;
 pub mod mirrors;
 pub mod pinspec;
+pub mod pixi;
 pub mod prefix;
 pub mod probe;
 pub mod problem;
