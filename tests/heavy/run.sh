@@ -17,6 +17,8 @@
 #   prefixes/openblas/     `numpy` solved from channel/ by py-rattler (libblas 20_linux64_openblas)
 #   prefixes/mkl/          `numpy` + `libblas * *mkl` (libblas 20_linux64_mkl, mkl, intel-openmp)
 #   venv-pypi/             venv with NumPy from PyPI (bundled numpy.libs/libscipy_openblas64_*.so)
+#   venv-sci/              venv with numpy scipy scikit-learn joblib threadpoolctl from PyPI (real
+#                          workloads: OpenBLAS beside scikit-learn's libgomp, joblib/loky workers)
 #   wheels/<name>/         NumPy wheels for other platforms, unpacked (site-packages layout):
 #       macos-arm64-accelerate/  macosx_14_0_arm64 (links Accelerate)
 #       macos-arm64-openblas/    macosx_11_0_arm64 (numpy/.dylibs/libscipy_openblas64_.dylib)
@@ -83,6 +85,10 @@ ls "$H/mkl-venv/lib" | grep -E '^libmkl_rt|^libiomp5' || true
 step "venv-pypi (NumPy from PyPI)"
 make_venv "$H/venv-pypi" numpy
 "$H/venv-pypi/bin/python" -c 'import numpy; print("numpy", numpy.__version__, numpy.__file__)'
+
+step "venv-sci (numpy scipy scikit-learn joblib threadpoolctl from PyPI)"
+make_venv "$H/venv-sci" numpy scipy scikit-learn joblib threadpoolctl
+"$H/venv-sci/bin/python" -c 'import numpy, scipy, sklearn, joblib, threadpoolctl as t; print("numpy", numpy.__version__, "scipy", scipy.__version__, "scikit-learn", sklearn.__version__, "joblib", joblib.__version__, "threadpoolctl", t.__version__)'
 
 # --- foreign wheels ----------------------------------------------------------------------------
 step "NumPy $NUMPY_WHEEL_VERSION wheels for macOS and Windows"
