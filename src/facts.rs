@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub mod process;
+
 /// The process environment as readers see it, captured once so that tests can build their own.
 #[derive(Debug, Clone, Default)]
 pub struct EnvSnapshot {
