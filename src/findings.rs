@@ -42,7 +42,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(
+    pub fn new(
         id: &str,
         severity: Severity,
         title: impl Into<String>,
@@ -57,7 +57,7 @@ impl Finding {
             fix_raw: None,
         }
     }
-    fn fix(mut self, fix: Option<String>, raw: Option<String>) -> Self {
+    pub fn fix(mut self, fix: Option<String>, raw: Option<String>) -> Self {
         self.fix = fix;
         self.fix_raw = raw;
         self
@@ -494,7 +494,8 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
                 format!("{} would start {pool} threads but only {usable} CPUs are usable", imp.display_name()),
                 format!(
                     "{why}. Extra threads time-slice the same cores and spin while waiting, which burns CPU and slows \
-                     every BLAS call. With several worker processes it multiplies (N workers x {pool} threads)."
+                     every BLAS call. With several worker processes it multiplies (N workers x {pool} threads): \
+                     `blasfix ps` shows the pools of the running workers."
                 ),
             )
             .fix(Some(format!("export {var}={n} OMP_NUM_THREADS={n}", n = crate::threads::suggested_threads(&f.machine))), None),

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod condarc;
 pub mod cpu;
+pub mod diagnose;
 pub mod envfile;
 pub mod envs;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod mirrors;
 pub mod plan;
 pub mod prefix;
 pub mod probe;
+pub mod render;
 pub mod report;
 pub mod style;
 #[doc(hidden)]

@@ -1,0 +1,3 @@
+//! Pure rules: facts in, findings out.
+
+pub mod workload;
