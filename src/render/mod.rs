@@ -1,0 +1,3 @@
+//! Renderers: facts and findings to text and JSON.
+
+pub mod ps;
