@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod explain;
 pub mod man;
 pub mod pin;
+pub mod ps;
 
 use crate::cli::{Cli, Command};
 
@@ -18,6 +19,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Apply(args) => apply::run(&args, &cli.global),
         Command::Pin(args) => pin::run(&args, &cli.global),
         Command::Bench(args) => bench::run(&args, &cli.global),
+        Command::Ps(args) => ps::run(&args, &cli.global),
         Command::Completions(args) => completions::run(&args),
     }
 }

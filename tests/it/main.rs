@@ -18,6 +18,7 @@ mod linkage;
 mod pin;
 mod prefix;
 mod probe;
+mod ps;
 mod pty;
 mod readme;
 mod schema;
