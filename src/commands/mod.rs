@@ -1,10 +1,12 @@
 //! The shell: one module per command. Each gathers facts, calls the pure core and prints.
 
 pub mod apply;
+mod atomic;
 pub mod bench;
 pub mod completions;
 pub mod doctor;
 pub mod explain;
+mod gather;
 pub mod man;
 pub mod pin;
 pub mod ps;

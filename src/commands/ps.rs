@@ -6,15 +6,15 @@ use std::io::Write;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+use crate::change::frontend::interrupt;
 use crate::cli::{GlobalArgs, PsArgs};
-use crate::cpu::{self, CpuFacts};
+use crate::diagnose::finding::{Finding, Severity};
 use crate::diagnose::workload::{self, Workload};
 use crate::error::{EXIT_FINDINGS, EXIT_OK, UserError};
+use crate::facts::cpu::{self, CpuFacts};
 use crate::facts::process::{self, Reader, Selection, Snapshot};
-use crate::findings::{Finding, Severity};
-use crate::frontend::interrupt;
 use crate::render::ps as render;
-use crate::style::Styles;
+use crate::render::style::Styles;
 
 pub fn run(args: &PsArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let machine = cpu::detect();
@@ -289,7 +289,17 @@ mod watch {
     //! The live table: the alternate screen with the cursor hidden, stdin in cbreak mode (keys
     //! arrive one by one, Ctrl-C still raises SIGINT), restored on every way out.
 
-    use super::*;
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    use crate::change::frontend::interrupt;
+    use crate::cli::PsArgs;
+    use crate::diagnose::workload;
+    use crate::error::{EXIT_OK, UserError};
+    use crate::facts::cpu::CpuFacts;
+    use crate::facts::process::{Reader, Selection};
+    use crate::render::ps as render;
+    use crate::render::style::Styles;
 
     /// Restores the terminal when dropped.
     struct Screen {

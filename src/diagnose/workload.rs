@@ -17,13 +17,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::cpu::{CpuFacts, VendorFamily};
-use crate::facts::EnvSnapshot;
+use crate::diagnose::finding::{Finding, Severity};
+use crate::facts::cpu::{CpuFacts, VendorFamily};
 use crate::facts::process::{
     CgroupCpu, CpuSet, LibImpl, LibKind, MappedLib, ProcessSample, Snapshot, ThreadSample,
     Unreadable,
 };
-use crate::findings::{Finding, Severity};
+use crate::facts::snapshot::EnvSnapshot;
 
 /// A thread that used at least this share of one CPU over the window counts as busy.
 pub const BUSY_PERCENT: f64 = 10.0;
@@ -332,9 +332,9 @@ fn rule_size(
         usable_cpus: cpus,
         ..Default::default()
     };
-    let t = crate::threads::from_env(&snapshot, &cpu);
+    let t = crate::facts::threads::from_env(&snapshot, &cpu);
     let omp = env.get("OMP_NUM_THREADS").and_then(|v| {
-        crate::threads::parse_count("OMP_NUM_THREADS", v)
+        crate::facts::threads::parse_count("OMP_NUM_THREADS", v)
             .ok()
             .flatten()
     });
@@ -460,7 +460,7 @@ pub fn attribute_pools(
     p: &ProcessSample,
     cpus: usize,
     machine: &CpuFacts,
-    busy: &dyn Fn(u32) -> Option<bool>,
+    cpu: &dyn Fn(u32) -> Option<f64>,
 ) -> Vec<Pool> {
     let main_name = p
         .threads
@@ -528,13 +528,27 @@ pub fn attribute_pools(
         if want == 0 {
             continue;
         }
-        if let Some(b) = free.iter().position(|b| b.len() == want) {
+        // Of several bursts of the right size, the one that computed most: pool threads run
+        // BLAS, Python's helper threads mostly wait.
+        let ticks = |b: &Vec<u32>| -> u64 {
+            b.iter()
+                .filter_map(|tid| p.threads.iter().find(|t| t.tid == *tid))
+                .map(|t| t.cpu_ticks)
+                .sum()
+        };
+        let best = free
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.len() == want)
+            .max_by_key(|(i, b)| (ticks(b), std::cmp::Reverse(*i)))
+            .map(|(i, _)| i);
+        if let Some(b) = best {
             let tids = free.remove(b);
             let pool = &mut pools[i];
             pool.observed = true;
             pool.started = true;
             pool.basis = format!(
-                "observed: {} anonymous threads started together, as the rule predicts ({})",
+                "observed: {} anonymous thread(s) started together, as the rule predicts ({})",
                 tids.len(),
                 pool.basis.trim_start_matches("inferred: ")
             );
@@ -554,7 +568,7 @@ pub fn attribute_pools(
         pool.started = true;
         pool.threads = tids.len() + 1;
         pool.basis = format!(
-            "observed: {} anonymous threads besides the main thread; the rule says {} ({}): the \
+            "observed: {} anonymous thread(s) besides the main thread; the rule says {} ({}): the \
              limit was changed at run time, or other unnamed threads are counted too",
             tids.len(),
             pool.inferred,
@@ -609,13 +623,35 @@ pub fn attribute_pools(
             }
         }
     }
+    // Busy threads over the window; helpers that did nothing while the process computed mean
+    // the pool runs with one thread (limited at run time, or calls too small to split).
+    let helpers: Vec<u32> = pools.iter().flat_map(|x| x.tids.iter().copied()).collect();
+    let process_busy = p
+        .threads
+        .iter()
+        .filter(|t| !helpers.contains(&t.tid))
+        .any(|t| cpu(t.tid).is_some_and(|c| c >= BUSY_PERCENT));
     for pool in &mut pools {
-        if pool.observed {
-            let flags: Vec<Option<bool>> =
-                pool.tids.iter().copied().chain([p.pid]).map(busy).collect();
-            if flags.iter().all(Option::is_some) {
-                pool.busy_threads = Some(flags.iter().filter(|b| **b == Some(true)).count());
-            }
+        if !pool.observed {
+            continue;
+        }
+        let uses: Vec<Option<f64>> = pool.tids.iter().copied().chain([p.pid]).map(cpu).collect();
+        if uses.iter().all(Option::is_some) {
+            pool.busy_threads = Some(
+                uses.iter()
+                    .filter(|c| c.is_some_and(|c| c >= BUSY_PERCENT))
+                    .count(),
+            );
+        }
+        let idle = !pool.tids.is_empty() && pool.tids.iter().all(|t| cpu(*t) == Some(0.0));
+        if idle && process_busy {
+            pool.basis = format!(
+                "observed: its {} helper thread(s) exist but used no CPU while the process \
+                 computed: one thread in use (limited at run time, e.g. by threadpoolctl, or \
+                 calls too small to split)",
+                pool.tids.len()
+            );
+            pool.threads = 1;
         }
     }
     pools
@@ -795,14 +831,11 @@ pub fn analyse(start: &Snapshot, end: &Snapshot, machine: &CpuFacts) -> Workload
                 )),
             })
             .collect();
-        let busy_of: HashMap<u32, bool> = uses
-            .iter()
-            .map(|u| (u.tid, u.cpu_percent >= BUSY_PERCENT))
-            .collect();
+        let use_of: HashMap<u32, f64> = uses.iter().map(|u| (u.tid, u.cpu_percent)).collect();
         let quota = p.cgroup.as_ref().and_then(|c| c.quota);
         let cpus = usable(p.affinity.as_ref(), quota, logical);
         let mask_cpus = usable(p.affinity.as_ref(), None, logical);
-        let pools = attribute_pools(p, mask_cpus, machine, &|tid| busy_of.get(&tid).copied());
+        let pools = attribute_pools(p, mask_cpus, machine, &|tid| use_of.get(&tid).copied());
         let mut busiest = uses.clone();
         busiest.sort_by(|a, b| {
             b.cpu_percent
@@ -1186,13 +1219,11 @@ fn pools_oversubscribed(j: &Judged<'_>) -> Vec<Finding> {
                 full.len()
             ));
         }
-        if t.totals.busy_threads > usable {
-            detail.push_str(&format!(
-                " During the window {} threads were busy on {usable} CPUs: they time-slice and \
-                 spin instead of computing.",
-                t.totals.busy_threads
-            ));
-        }
+        detail.push_str(&format!(
+            " During the window {} threads were busy (10 % of a CPU or more) for {usable} \
+             CPUs; threads beyond the CPUs time-slice and spin instead of computing.",
+            t.totals.busy_threads
+        ));
         detail.push_str(&format!(
             " {does} A budget of max(1, {usable} // {n}) = {k} thread(s) per process fits: set \
              the variables where the program is started, so that every worker inherits them."
@@ -1908,7 +1939,7 @@ mod tests {
             )],
             &[],
         );
-        let pools = attribute_pools(&p, 4, &machine(4), &|_| Some(true));
+        let pools = attribute_pools(&p, 4, &machine(4), &|_| Some(50.0));
         assert_eq!(pools.len(), 1);
         assert!(pools[0].observed, "{:?}", pools[0]);
         assert_eq!(pools[0].threads, 4);
@@ -1919,6 +1950,31 @@ mod tests {
             "{}",
             pools[0].basis
         );
+    }
+
+    #[test]
+    fn idle_helpers_while_the_process_computes_mean_one_thread_in_use() {
+        // threadpool_limits(1) after OpenBLAS started its pool: the helper exists, sleeps.
+        let p = process(
+            10,
+            vec![thread(10, "python", 100, 50), thread(11, "python", 150, 0)],
+            vec![openblas(
+                "/v/numpy.libs/libscipy_openblas64_-x.so",
+                "pthreads",
+            )],
+            &[],
+        );
+        let cpu = |tid: u32| Some(if tid == 10 { 95.0 } else { 0.0 });
+        let pools = attribute_pools(&p, 2, &machine(2), &cpu);
+        assert!(pools[0].observed);
+        assert_eq!(pools[0].threads, 1, "{:?}", pools[0]);
+        assert!(pools[0].basis.contains("limited at run time"));
+        // The same threads while both compute: a pool of 2.
+        let pools = attribute_pools(&p, 2, &machine(2), &|_| Some(60.0));
+        assert_eq!((pools[0].threads, pools[0].busy_threads), (2, Some(2)));
+        // An idle process tells nothing: the pool is the threads that exist.
+        let pools = attribute_pools(&p, 2, &machine(2), &|_| Some(0.0));
+        assert_eq!(pools[0].threads, 2);
     }
 
     #[test]
@@ -1933,7 +1989,7 @@ mod tests {
             ],
             &[],
         );
-        let pools = attribute_pools(&p, 4, &machine(4), &|_| Some(false));
+        let pools = attribute_pools(&p, 4, &machine(4), &|_| Some(0.0));
         assert_eq!(pools.len(), 2);
         assert!(
             pools

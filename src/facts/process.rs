@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::blas::BlasImpl;
+use crate::facts::blas::BlasImpl;
 
 /// Variables captured from a process's environment besides `threads::THREAD_VARS`: what
 /// launchers set (torchrun, loky, Ray) and what shapes OpenMP pools. Nothing else is kept.
@@ -450,7 +450,7 @@ pub fn parse_environ(raw: &[u8], keep: &dyn Fn(&str) -> bool) -> BTreeMap<String
 
 /// Whether a variable is one `ps` keeps from a process's environment.
 pub fn kept_var(k: &str) -> bool {
-    crate::threads::THREAD_VARS.contains(&k) || LAUNCH_VARS.contains(&k)
+    crate::facts::threads::THREAD_VARS.contains(&k) || LAUNCH_VARS.contains(&k)
 }
 
 /// The distinct file paths of a `/proc/PID/maps` text, in order (anonymous and special
@@ -528,7 +528,7 @@ pub fn classify_file(path: &str) -> Option<FileRole> {
     };
     // MKL's interface, core and kernel files; OpenBLAS, BLIS, Accelerate, NVPL; Debian's
     // alternatives directories (`openblas-pthread/libblas.so.3`, `blas/libblas.so.3`).
-    if let Some(imp) = crate::linkage::classify_path(Path::new(path)) {
+    if let Some(imp) = crate::facts::linkage::classify_path(Path::new(path)) {
         let lib = match imp {
             BlasImpl::Openblas => LibImpl::Openblas,
             BlasImpl::Mkl => LibImpl::Mkl,
@@ -540,7 +540,7 @@ pub fn classify_file(path: &str) -> Option<FileRole> {
         };
         return Some(FileRole::Lib(lib, kind));
     }
-    crate::linkage::is_generic_blas_name(&base).then_some(FileRole::Generic(kind))
+    crate::facts::linkage::is_generic_blas_name(&base).then_some(FileRole::Generic(kind))
 }
 
 /// A version in a library's file name (`libopenblasp-r0.3.21.so` -> 0.3.21).
@@ -691,10 +691,10 @@ impl FileCache {
         let p = Path::new(path);
         let mut f = FileFacts::default();
         match role {
-            FileRole::Generic(_) => f.exports = crate::linkage::classify_exports(p),
+            FileRole::Generic(_) => f.exports = crate::facts::linkage::classify_exports(p),
             FileRole::Lib(imp, _) => {
                 if matches!(imp, LibImpl::Openblas | LibImpl::Blis)
-                    && let Ok(info) = crate::linkage::read_binary(p, None)
+                    && let Ok(info) = crate::facts::linkage::read_binary(p, None)
                 {
                     f.openmp_build = info.needed.iter().any(
                         |n| matches!(classify_file(n), Some(FileRole::Lib(i, _)) if i.is_openmp()),
@@ -949,7 +949,7 @@ mod linux {
     use std::path::Path;
 
     use super::*;
-    use crate::cpu;
+    use crate::facts::cpu;
 
     pub struct State {
         ticks_per_s: u64,

@@ -4,12 +4,13 @@
 
 use serde_json::{Value, json};
 
-use crate::cpu::CpuFacts;
+use crate::diagnose::finding::{Finding, Severity};
 use crate::diagnose::workload::{Pool, ProcessView, Tree, Workload};
+use crate::facts::cpu::CpuFacts;
 use crate::facts::process::LibImpl;
-use crate::findings::{Finding, Severity};
-use crate::report::{finding, wrap};
-use crate::style::Styles;
+use crate::render::report::finding;
+use crate::render::style::Styles;
+use crate::render::text::wrap;
 
 /// Version of the `ps --json` document; bumped only for incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use blasfix::blas::BlasImpl;
-use blasfix::linkage::{self, LoaderEnv};
+use blasfix::facts::blas::BlasImpl;
+use blasfix::facts::linkage::{self, LoaderEnv};
 
 const MODULE: &str = "_multiarray_umath.cpython-311-x86_64-linux-gnu.so";
 

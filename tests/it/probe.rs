@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use blasfix::blas::BlasImpl;
-use blasfix::probe::{self, ProbeError};
+use blasfix::facts::blas::BlasImpl;
+use blasfix::facts::probe::{self, ProbeError};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -203,7 +203,7 @@ if _m and sys.platform.startswith("linux"):
     .expect("write numpy");
 }
 
-fn library_check(facts: &blasfix::probe::RuntimeFacts) {
+fn library_check(facts: &blasfix::facts::probe::RuntimeFacts) {
     assert!(
         !facts
             .libraries

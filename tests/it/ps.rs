@@ -105,7 +105,7 @@ impl Target {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .process_group(0);
-        for v in blasfix::threads::THREAD_VARS {
+        for v in blasfix::facts::threads::THREAD_VARS {
             cmd.env_remove(v);
         }
         for (k, v) in env {
@@ -605,7 +605,7 @@ impl TestCgroup {
     /// A cgroup limited to `quota_us` per 100 ms period, or None with the reason printed.
     pub fn create(quota_us: u64) -> Option<TestCgroup> {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mounts = blasfix::cpu::parse_mountinfo(&mountinfo);
+        let mounts = blasfix::facts::cpu::parse_mountinfo(&mountinfo);
         let name = format!("blasfix-test-{}", std::process::id());
         let mut reasons = Vec::new();
         if let Some((mount, _)) = &mounts.v2 {

@@ -11,11 +11,15 @@
 
 use std::path::{Path, PathBuf};
 
-use blasfix::cli::{EnvSelector, Topic};
-use blasfix::cpu::{CpuFacts, VendorFamily};
-use blasfix::facts::{EnvSnapshot, Facts};
+use blasfix::diagnose::recommend;
+use blasfix::diagnose::rules;
+use blasfix::facts::Facts;
+use blasfix::facts::cpu::{CpuFacts, VendorFamily};
+use blasfix::facts::snapshot::EnvSnapshot;
+use blasfix::facts::{self, envs, threads};
+use blasfix::render::explain::{self, Topic};
+use blasfix::render::report;
 use blasfix::testing::CONDA_FORGE;
-use blasfix::{commands, explain, findings, report, threads};
 
 use crate::doctor::{conda_forge_env, home_with_condarc};
 use crate::support::blasfix;
@@ -54,7 +58,7 @@ impl Block {
 
 /// This machine's CPU vendor family, as JSON names it.
 pub fn this_vendor() -> &'static str {
-    match blasfix::cpu::detect().vendor_family {
+    match blasfix::facts::cpu::detect().vendor_family {
         VendorFamily::Intel => "intel",
         VendorFamily::Amd => "amd",
         VendorFamily::Hygon => "hygon",
@@ -321,11 +325,11 @@ pub fn epyc_container() -> CpuFacts {
 /// this one; rendered by blasfix's own renderers (the facts are what the binary would gather).
 fn facts_on(cpu: CpuFacts, home: &Path, prefix: &Path) -> Facts {
     let env = EnvSnapshot::from_pairs([]).with_home(home);
-    let sel = EnvSelector {
+    let sel = envs::Selector {
         name: None,
         prefix: Some(prefix.to_path_buf()),
     };
-    let mut f = commands::doctor::gather(&sel, &env).expect("gather");
+    let mut f = facts::gather(&sel, &env, None).expect("gather");
     f.threads = threads::from_env(&env, &cpu);
     f.machine = cpu;
     f
@@ -335,8 +339,8 @@ fn doctor_text(f: &Facts) -> String {
     console::set_colors_enabled(false);
     report::human(
         f,
-        &findings::evaluate(f),
-        &findings::recommend(f),
+        &rules::evaluate(f),
+        &recommend::recommend(f),
         false,
         false,
     )
@@ -387,7 +391,7 @@ pub fn fixture_blocks() -> Vec<Block> {
         command: "blasfix explain threads --no-runtime -p /opt/conda/envs/ml".into(),
         output: paths(&explain::render(
             &f,
-            &findings::recommend(&f),
+            &recommend::recommend(&f),
             Topic::Threads,
         )),
         vendor: None,
