@@ -168,6 +168,7 @@ fn run_command(args: &PsArgs, global: &GlobalArgs, machine: &CpuFacts) -> anyhow
     let mut known: Vec<(u32, u64)> = Vec::new();
     let mut prev = tree_snapshot(&mut reader, root, &mut known);
     let mut best: Option<Workload> = None;
+    let mut windows = 0;
     let deadline = args.for_secs.map(Duration::from_secs_f64);
     let status = loop {
         if let Some(status) = wait_up_to(&mut child, Duration::from_secs_f64(args.interval))? {
@@ -175,6 +176,13 @@ fn run_command(args: &PsArgs, global: &GlobalArgs, machine: &CpuFacts) -> anyhow
         }
         let cur = tree_snapshot(&mut reader, root, &mut known);
         let w = workload::analyse(&prev, &cur, machine);
+        windows += 1;
+        if global.verbose > 0 {
+            eprintln!(
+                "window {windows}: {} process(es), {} busy thread(s), {} in pools",
+                w.totals.processes, w.totals.busy_threads, w.totals.pool_threads
+            );
+        }
         if best.as_ref().is_none_or(|b| score(&w) >= score(b)) {
             best = Some(w);
         }

@@ -15,6 +15,7 @@ mod heavy_apply;
 mod heavy_docs;
 mod heavy_linkage;
 mod heavy_probe;
+mod heavy_ps;
 mod linkage;
 mod pin;
 mod prefix;
