@@ -25,8 +25,15 @@ use crate::facts::process::{
 };
 use crate::facts::snapshot::EnvSnapshot;
 
-/// A thread that used at least this share of one CPU over the window counts as busy.
+/// A thread that used at least this share of one CPU over the window counts as busy; so does
+/// one that used some CPU and is runnable at the end of the window (on a crowded machine a
+/// computing thread gets less than its share).
 pub const BUSY_PERCENT: f64 = 10.0;
+
+/// Whether a thread was busy over the window (see [`BUSY_PERCENT`]).
+pub fn is_busy(cpu_percent: f64, state: char) -> bool {
+    cpu_percent >= BUSY_PERCENT || (state == 'R' && cpu_percent > 0.0)
+}
 
 // ------------------------------------------------------------------------------------------
 // Roles
@@ -556,10 +563,12 @@ pub fn attribute_pools(
         }
     }
     // 2. One pool library left and one burst left: the burst is that pool, of another size.
+    // Only where the rule expects helpers: a library limited to one thread starts none, so an
+    // anonymous thread beside it is someone else's.
     let open: Vec<usize> = owners
         .iter()
         .copied()
-        .filter(|&i| !pools[i].observed)
+        .filter(|&i| !pools[i].observed && pools[i].inferred > 1)
         .collect();
     if open.len() == 1 && free.len() == 1 && owners.len() == 1 {
         let tids = free.remove(0);
@@ -626,22 +635,26 @@ pub fn attribute_pools(
     // Busy threads over the window; helpers that did nothing while the process computed mean
     // the pool runs with one thread (limited at run time, or calls too small to split).
     let helpers: Vec<u32> = pools.iter().flat_map(|x| x.tids.iter().copied()).collect();
+    let busy = |tid: u32| -> Option<bool> {
+        let state = p
+            .threads
+            .iter()
+            .find(|t| t.tid == tid)
+            .map_or('S', |t| t.state);
+        cpu(tid).map(|c| is_busy(c, state))
+    };
     let process_busy = p
         .threads
         .iter()
         .filter(|t| !helpers.contains(&t.tid))
-        .any(|t| cpu(t.tid).is_some_and(|c| c >= BUSY_PERCENT));
+        .any(|t| busy(t.tid) == Some(true));
     for pool in &mut pools {
         if !pool.observed {
             continue;
         }
-        let uses: Vec<Option<f64>> = pool.tids.iter().copied().chain([p.pid]).map(cpu).collect();
-        if uses.iter().all(Option::is_some) {
-            pool.busy_threads = Some(
-                uses.iter()
-                    .filter(|c| c.is_some_and(|c| c >= BUSY_PERCENT))
-                    .count(),
-            );
+        let flags: Vec<Option<bool>> = pool.tids.iter().copied().chain([p.pid]).map(busy).collect();
+        if flags.iter().all(Option::is_some) {
+            pool.busy_threads = Some(flags.iter().filter(|b| **b == Some(true)).count());
         }
         let idle = !pool.tids.is_empty() && pool.tids.iter().all(|t| cpu(*t) == Some(0.0));
         if idle && process_busy {
@@ -872,7 +885,7 @@ pub fn analyse(start: &Snapshot, end: &Snapshot, machine: &CpuFacts) -> Workload
             running_threads: p.threads.iter().filter(|t| t.state == 'R').count(),
             busy_threads: uses
                 .iter()
-                .filter(|u| u.cpu_percent >= BUSY_PERCENT)
+                .filter(|u| is_busy(u.cpu_percent, u.state))
                 .count(),
             cpu_percent,
             affinity: p.affinity.clone(),
@@ -1162,12 +1175,14 @@ fn pools_oversubscribed(j: &Judged<'_>) -> Vec<Finding> {
         if with_pools.len() < 2 && !with_pools.iter().any(|p| p.pool_threads() > usable) {
             continue;
         }
-        if demand <= usable {
+        let n = with_pools.len();
+        let k = (usable / n.max(1)).max(1);
+        // Only when smaller pools would help: with every pool at the budget already, the
+        // processes themselves outnumber the CPUs.
+        if demand <= usable || with_pools.iter().all(|p| p.pool_threads() <= k) {
             continue;
         }
         flagged += 1;
-        let n = with_pools.len();
-        let k = (usable / n.max(1)).max(1);
         let full: Vec<&ProcessView> = with_pools
             .iter()
             .copied()
@@ -2223,6 +2238,40 @@ mod tests {
             evaluate(&w, &m)
                 .iter()
                 .all(|f| f.id != "pools-oversubscribed")
+        );
+    }
+
+    #[test]
+    fn more_single_threaded_workers_than_cpus_is_no_pool_problem() {
+        // 4 workers limited to one thread on 2 CPUs: smaller pools cannot help.
+        let (a, b) = pool_tree(4, 1, &[("OPENBLAS_NUM_THREADS", "1")], 60);
+        let m = machine(2);
+        let w = analyse(&a, &b, &m);
+        assert_eq!(w.totals.pool_threads, 4);
+        assert!(
+            evaluate(&w, &m)
+                .iter()
+                .all(|f| f.id != "pools-oversubscribed")
+        );
+    }
+
+    #[test]
+    fn a_python_thread_beside_a_one_thread_pool_is_not_the_pool() {
+        let p = process(
+            10,
+            vec![thread(10, "python", 100, 5), thread(11, "python", 300, 0)],
+            vec![openblas(
+                "/v/numpy.libs/libscipy_openblas64_-x.so",
+                "pthreads",
+            )],
+            &[("OPENBLAS_NUM_THREADS", "1")],
+        );
+        let pools = attribute_pools(&p, 2, &machine(2), &|_| Some(0.0));
+        assert_eq!(
+            (pools[0].threads, pools[0].observed),
+            (1, false),
+            "{:?}",
+            pools[0]
         );
     }
 

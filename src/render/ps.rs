@@ -136,15 +136,14 @@ fn pct(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{:.0}", v))
 }
 
-const HEADER: &str = "  PID      ROLE          THR RUN CPU%  CPUS  POOL         COMMAND";
+const HEADER: &str = "  PID        ROLE          THR RUN CPU%  CPUS  POOL         COMMAND";
 
 /// One table row: the PID indented under its parent, then the columns, the command last.
 fn row(p: &ProcessView, width: usize) -> String {
-    let indent = p.depth.min(3);
-    let pid = format!("{}{}", "  ".repeat(indent), p.pid);
+    let pid = format!("{}{}", " ".repeat(p.depth.min(3)), p.pid);
     let head = format!(
-        "  {pid:<8} {:<13} {:>3} {:>3} {:>4}  {:<5} {:<12} ",
-        cut(p.role.label(), 13),
+        "  {pid:<10} {:<12} {:>3} {:>3} {:>4}  {:<5} {:<12} ",
+        cut(p.role.label(), 12),
         p.threads,
         p.running_threads,
         pct(p.cpu_percent),

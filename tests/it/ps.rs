@@ -79,10 +79,26 @@ impl Target {
         Self::start_as(&[], python, script, env)
     }
 
+    /// The same with the script saved as `name` and run by that relative name (as a person
+    /// runs `python train.py`).
+    pub fn start_named(python: &Path, name: &str, script: &str, env: &[(&str, &str)]) -> Target {
+        Self::start_full(&[], python, name, script, env)
+    }
+
     /// The same through `runner` (e.g. setpriv as another user) before the interpreter.
     pub fn start_as(runner: &[&str], python: &Path, script: &str, env: &[(&str, &str)]) -> Target {
+        Self::start_full(runner, python, "target.py", script, env)
+    }
+
+    fn start_full(
+        runner: &[&str],
+        python: &Path,
+        name: &str,
+        script: &str,
+        env: &[(&str, &str)],
+    ) -> Target {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("target.py");
+        let path = dir.path().join(name);
         std::fs::write(&path, format!("{PRELUDE}\n{script}")).unwrap();
         // Readable and writable (ready files) by a target running as another user.
         crate::support::world_readable(dir.path());
@@ -99,7 +115,7 @@ impl Target {
             }
             None => Command::new(python),
         };
-        cmd.arg(&path)
+        cmd.arg(name)
             .current_dir(dir.path())
             .env("READY_DIR", dir.path())
             .stdin(Stdio::piped())
