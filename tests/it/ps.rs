@@ -19,18 +19,12 @@ pub const PS_SCHEMA: &str = include_str!("../../templates/schema/ps.schema.json"
 
 /// The compiled ps schema (draft 2020-12).
 pub fn ps_validator() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(PS_SCHEMA).expect("the schema is JSON");
-    jsonschema::draft202012::meta::validate(&schema).expect("a valid 2020-12 schema");
-    jsonschema::draft202012::new(&schema).expect("the schema compiles")
+    crate::schema::compile(PS_SCHEMA)
 }
 
 /// Panic with every violation of the ps schema.
 pub fn assert_valid(doc: &Value, what: &str) {
-    let v = ps_validator();
-    let errors: Vec<String> = v
-        .iter_errors(doc)
-        .map(|e| format!("  {} at {}", e, e.instance_path()))
-        .collect();
+    let errors = crate::schema::violations(&ps_validator(), doc);
     assert!(
         errors.is_empty(),
         "ps --json for {what} breaks templates/schema/ps.schema.json:\n{}\n{doc:#}",
@@ -66,6 +60,16 @@ def _watch_stdin():
 def watch_stdin():
     threading.Thread(target=_watch_stdin, daemon=True).start()
 "#;
+
+/// The script of a target that only idles once it is ready.
+const IDLE: &str = "watch_stdin()\nready()\nwhile True:\n    time.sleep(1)\n";
+
+/// A Python process that idles, started with these variables, once it is ready.
+pub fn idle_target(env: &[(&str, &str)]) -> Target {
+    let mut t = Target::start(&python3(), IDLE, env);
+    t.wait_ready("ready");
+    t
+}
 
 /// A target process (group) started by a test.
 pub struct Target {
@@ -171,19 +175,22 @@ impl Drop for Target {
 
 /// `blasfix ps --json ARGS`, parsed and validated against the schema.
 pub fn ps_json(args: &[&str]) -> Value {
-    let out = blasfix()
-        .arg("ps")
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap();
+    json_of(
+        blasfix().arg("ps").arg("--json").args(args),
+        &format!("{args:?}"),
+    )
+}
+
+/// Run a `ps --json` command line that must succeed; its document, validated.
+pub fn json_of(cmd: &mut assert_cmd::Command, what: &str) -> Value {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "ps {args:?} failed: {}",
+        "ps {what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
-    assert_valid(&doc, &format!("{args:?}"));
+    assert_valid(&doc, what);
     doc
 }
 
@@ -382,13 +389,7 @@ fn a_command_that_cannot_start_is_a_usage_error() {
 /// window starts; the test kills the target then; the window ends early and says so.
 #[test]
 fn a_process_exiting_during_the_window() {
-    let py = python3();
-    let mut t = Target::start(
-        &py,
-        "watch_stdin()\nready()\nwhile True:\n    time.sleep(1)\n",
-        &[],
-    );
-    t.wait_ready("ready");
+    let mut t = idle_target(&[]);
     let mut ps = Command::new(env!("CARGO_BIN_EXE_blasfix"))
         .args(["ps", "--json", "-v", "--interval", "600"])
         .arg(t.pid().to_string())
@@ -425,12 +426,7 @@ fn a_process_exiting_during_the_window() {
 #[test]
 fn gone_and_zombie_processes_are_reported_not_fatal() {
     let py = python3();
-    let mut live = Target::start(
-        &py,
-        "watch_stdin()\nready()\nwhile True:\n    time.sleep(1)\n",
-        &[],
-    );
-    live.wait_ready("ready");
+    let live = idle_target(&[]);
     // A zombie: killed, not yet collected by its parent (this test).
     let mut zombie = Command::new(&py)
         .args(["-c", "import time; time.sleep(600)"])
@@ -505,28 +501,17 @@ fn another_users_process_is_partly_hidden() {
         return;
     }
     // As root: a target of root read by blasfix running as nobody ...
-    let mut t = Target::start(
-        &py,
-        "watch_stdin()\nready()\nwhile True:\n    time.sleep(1)\n",
-        &[("OMP_NUM_THREADS", "2")],
-    );
-    t.wait_ready("ready");
+    let t = idle_target(&[("OMP_NUM_THREADS", "2")]);
     let Some(mut nobody) = blasfix_unprivileged() else {
         eprintln!("note: setpriv missing; the unprivileged half of this test is skipped");
         return;
     };
-    let out = nobody
-        .args(["ps", "--json", "--interval", "0.1"])
-        .arg(t.pid().to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let doc = json_of(
+        nobody
+            .args(["ps", "--json", "--interval", "0.1"])
+            .arg(t.pid().to_string()),
+        "another user's process",
     );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_valid(&doc, "another user's process");
     let p = process(&doc, t.pid());
     assert_eq!(
         p["hidden"],
@@ -722,13 +707,7 @@ fn usage_errors() {
 
 #[test]
 fn the_human_report_fits_80_columns() {
-    let py = python3();
-    let mut t = Target::start(
-        &py,
-        "watch_stdin()\nready()\nwhile True:\n    time.sleep(1)\n",
-        &[("OMP_NUM_THREADS", "1")],
-    );
-    t.wait_ready("ready");
+    let t = idle_target(&[("OMP_NUM_THREADS", "1")]);
     let out = blasfix()
         .args(["ps", "-v", "--interval", "0.1"])
         .arg(t.pid().to_string())
@@ -790,13 +769,7 @@ fn exit_code(p: &rexpect::session::PtySession) -> Option<i32> {
 
 #[test]
 fn watch_quits_on_q_and_restores_the_terminal() {
-    let py = python3();
-    let mut t = Target::start(
-        &py,
-        "watch_stdin()\nready()\nwhile True:\n    time.sleep(1)\n",
-        &[],
-    );
-    t.wait_ready("ready");
+    let t = idle_target(&[]);
     let mut p = watch_session(t.pid());
     p.send("q").unwrap();
     p.flush().unwrap();
@@ -810,13 +783,7 @@ fn watch_quits_on_q_and_restores_the_terminal() {
 
 #[test]
 fn watch_quits_on_ctrl_c() {
-    let py = python3();
-    let mut t = Target::start(
-        &py,
-        "watch_stdin()\nready()\nwhile True:\n    time.sleep(1)\n",
-        &[],
-    );
-    t.wait_ready("ready");
+    let t = idle_target(&[]);
     let mut p = watch_session(t.pid());
     p.send_control('c').unwrap();
     let rest = p.exp_eof().expect("exit after Ctrl-C");
@@ -827,13 +794,7 @@ fn watch_quits_on_ctrl_c() {
 
 #[test]
 fn watch_ends_on_sigterm_with_the_terminal_restored() {
-    let py = python3();
-    let mut t = Target::start(
-        &py,
-        "watch_stdin()\nready()\nwhile True:\n    time.sleep(1)\n",
-        &[],
-    );
-    t.wait_ready("ready");
+    let t = idle_target(&[]);
     let mut p = watch_session(t.pid());
     p.process_mut()
         .signal(rexpect::process::Signal::SIGTERM)
