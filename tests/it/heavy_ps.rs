@@ -23,8 +23,10 @@ fn sci_python(h: &Path) -> PathBuf {
     p
 }
 
-/// What threadpoolctl says in the target: (internal_api, num_threads, real path).
-fn truth(text: &str) -> Vec<(String, u64, String)> {
+/// What threadpoolctl says in the target: (internal_api, num_threads, real path) per library.
+type Truth = Vec<(String, u64, String)>;
+
+fn truth(text: &str) -> Truth {
     let v: Value = serde_json::from_str(text).expect("threadpoolctl JSON");
     v.as_array()
         .unwrap()
@@ -90,7 +92,7 @@ if __name__ == "__main__":
     )
 }
 
-fn worker_truths(t: &mut Target) -> Vec<(u32, Vec<(String, u64, String)>)> {
+fn worker_truths(t: &mut Target) -> Vec<(u32, Truth)> {
     let pids: Vec<u32> = serde_json::from_str(&t.wait_ready("pids")).unwrap();
     pids.iter()
         .map(|pid| (*pid, truth(&t.wait_ready(&format!("worker-{pid}")))))
@@ -102,24 +104,21 @@ fn heavy_ps_gemm_workers_with_default_pools_then_with_limits() {
     let Some(h) = heavy_dir() else { return };
     let py = sci_python(&h);
     let usable = cpus();
-    // (name, variables, in-worker setup, pool size threadpoolctl must report)
+    // (name, variables, in-worker setup)
     let limit = (usable / 2).max(1);
-    let cases: Vec<(&str, Vec<(&str, String)>, String)> = vec![
-        ("default pools", vec![], String::new()),
+    let limited = format!("    threadpool_limits({limit})");
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(&str, Vars, &str); 3] = [
+        ("default pools", &[], ""),
         (
             "OPENBLAS_NUM_THREADS=1 exported",
-            vec![("OPENBLAS_NUM_THREADS", "1".to_string())],
-            String::new(),
+            &[("OPENBLAS_NUM_THREADS", "1")],
+            "",
         ),
-        (
-            "threadpool_limits in each worker",
-            vec![],
-            format!("    threadpool_limits({limit})"),
-        ),
+        ("threadpool_limits in each worker", &[], &limited),
     ];
-    for (name, vars, setup) in cases {
-        let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut t = Target::start(&py, &gemm_workers(&setup), &env);
+    for (name, env, setup) in cases {
+        let mut t = Target::start(&py, &gemm_workers(setup), env);
         let workers = worker_truths(&mut t);
         let doc = ps_json(&["--interval", "1", &t.pid().to_string()]);
         let mut demand = 0;
