@@ -593,9 +593,9 @@ pub fn attribute_pools(
         }
         if pool.inferred <= 1 {
             pool.basis = format!("{} (one thread: the caller's)", pool.basis);
-        } else if free.is_empty() && anonymous.is_empty() {
+        } else if free.is_empty() {
             pool.basis = format!(
-                "{}; no pool threads exist yet ({})",
+                "{}; no threads of its own seen ({})",
                 pool.basis,
                 if pool.implementation.is_openmp() {
                     "OpenMP starts them at the first parallel region"
@@ -605,7 +605,7 @@ pub fn attribute_pools(
             );
         } else {
             pool.basis = format!(
-                "{}; {} anonymous threads could not be attributed",
+                "{}; {} anonymous thread(s) could not be attributed",
                 pool.basis,
                 free.iter().map(Vec::len).sum::<usize>()
             );
@@ -769,6 +769,16 @@ pub fn short_cmd(p: &ProcessSample) -> String {
     let mut parts = p.cmdline.clone();
     parts[0] = script_name(&parts[0]).to_string();
     parts.join(" ")
+}
+
+/// `s` cut to `n` characters, the cut marked.
+pub fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+    t.push('…');
+    t
 }
 
 /// Turn two snapshots (window start and end) into the workload (pure).
@@ -956,7 +966,7 @@ pub fn analyse(start: &Snapshot, end: &Snapshot, machine: &CpuFacts) -> Workload
             unreadable.retain(|u| u.pid != p.pid);
             unreadable.push(Unreadable {
                 pid: p.pid,
-                reason: format!("exited during the window ({})", short_cmd(p)),
+                reason: format!("exited during the window ({})", cut(&short_cmd(p), 60)),
             });
         }
     }

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::diagnose::finding::{Finding, Severity};
-use crate::diagnose::workload::{Pool, ProcessView, Tree, Workload};
+use crate::diagnose::workload::{Pool, ProcessView, Tree, Workload, cut};
 use crate::facts::cpu::CpuFacts;
 use crate::facts::process::LibImpl;
 use crate::render::report::finding;
@@ -115,17 +115,6 @@ fn short_name(i: LibImpl) -> &'static str {
     }
 }
 
-/// Cut `s` to `n` characters, marking the cut.
-fn cut(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
-}
-
 fn cpus_label(p: &ProcessView) -> String {
     p.affinity
         .as_ref()
@@ -192,8 +181,9 @@ fn pool_detail(x: &Pool) -> String {
         .map(|b| format!(", {b} busy"))
         .unwrap_or_default();
     format!(
-        "{} {} thread(s){busy} ({})",
+        "{} ({}) {} thread(s){busy} ({})",
         x.implementation.display_name(),
+        x.path.rsplit('/').next().unwrap_or(&x.path),
         x.threads,
         x.basis
     )

@@ -488,3 +488,77 @@ fn heavy_readme_ps_outputs_are_current() {
     drop(t);
     check(&blocks);
 }
+
+/// MKL (the PyPI wheel, with Intel OpenMP) and scikit-learn's GNU OpenMP in one process, and
+/// Debian's reference BLAS: the libraries as they are, and the findings they call for.
+#[test]
+fn heavy_ps_two_openmp_runtimes_mkl_and_the_reference_blas() {
+    let Some(h) = heavy_dir() else { return };
+    let py = sci_python(&h);
+    let netlib = Path::new("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3");
+    assert!(
+        netlib.exists(),
+        "{} missing: tests/heavy/run.sh installs Debian's python3-numpy, which brings libblas3",
+        netlib.display()
+    );
+    let script = format!(
+        r#"
+import ctypes, glob
+mkl = sorted(glob.glob(os.path.join({lib:?}, "libmkl_rt.so*")))[0]
+ctypes.CDLL(mkl).MKL_Get_Max_Threads()  # loads MKL's threading layer and libiomp5
+import sklearn.cluster                   # scikit-learn's own libgomp
+ctypes.CDLL({netlib:?})
+watch_stdin()
+ready()
+while True:
+    time.sleep(1)
+"#,
+        lib = h.join("mkl-venv/lib").display().to_string(),
+        netlib = netlib.display().to_string(),
+    );
+    let mut t = Target::start(&py, &script, &[]);
+    t.wait_ready("ready");
+    let doc = ps_json(&["--interval", "0.3", &t.pid().to_string()]);
+    let p = process(&doc, t.pid());
+    let lib = |imp: &str| {
+        p["libraries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["implementation"] == imp)
+            .unwrap_or_else(|| panic!("no {imp} in {p:#}"))
+    };
+    assert_eq!(lib("mkl")["threading_layer"], "intel");
+    assert!(
+        lib("mkl")["version"].is_string(),
+        "from the wheel's dist-info"
+    );
+    assert_eq!(lib("libiomp")["kind"], "openmp");
+    assert_eq!(lib("libgomp")["kind"], "openmp");
+    assert_eq!(lib("netlib")["kind"], "blas");
+    let finding = |id: &str| {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .cloned()
+    };
+    let omp = finding("openmp-duplicate").expect("two OpenMP runtimes");
+    assert_eq!(omp["severity"], "warning");
+    assert!(
+        omp["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("export MKL_THREADING_LAYER=GNU")
+    );
+    let rb = finding("reference-blas").expect("reference BLAS");
+    assert!(rb["fix"].as_str().unwrap().contains("update-alternatives"));
+    let non_intel = matches!(
+        blasfix::facts::cpu::detect().vendor_family,
+        blasfix::facts::cpu::VendorFamily::Amd
+            | blasfix::facts::cpu::VendorFamily::Hygon
+            | blasfix::facts::cpu::VendorFamily::Zhaoxin
+    );
+    assert_eq!(finding("mkl-on-non-intel").is_some(), non_intel, "{doc:#}");
+}
