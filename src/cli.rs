@@ -146,6 +146,10 @@ pub struct DoctorArgs {
     /// Seconds to wait for the runtime probe.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub timeout: u64,
+    /// Also import scipy.linalg in the probe, to see SciPy's BLAS loaded (by default SciPy's
+    /// BLAS is read from its files, which is much faster).
+    #[arg(long)]
+    pub import_scipy: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -183,7 +183,8 @@ impl PrefixBuilder {
         self
     }
     /// numpy/version.py for `version` and an empty core extension `ext_name` (placed in
-    /// `numpy/_core` for NumPy ≥ 2, else `numpy/core`, unless it contains a `/`).
+    /// `numpy/_core` for NumPy ≥ 2, else `numpy/core`, unless it contains a `/`; none when
+    /// `ext_name` is empty).
     pub fn numpy_files(mut self, version: &str, ext_name: &str) -> Self {
         self.numpy = Some((version.into(), ext_name.into()));
         self
@@ -264,11 +265,14 @@ impl PrefixBuilder {
             } else {
                 format!("core/{ext}")
             };
-            let ext_path = numpy.join(ext_rel);
-            if let Some(parent) = ext_path.parent() {
-                fs::create_dir_all(parent)?;
+            // An empty stand-in is a corrupt module to linkage (a warning); "" writes none.
+            if !ext.is_empty() {
+                let ext_path = numpy.join(ext_rel);
+                if let Some(parent) = ext_path.parent() {
+                    fs::create_dir_all(parent)?;
+                }
+                fs::write(ext_path, "")?;
             }
-            fs::write(ext_path, "")?;
         }
         for lib in &self.libs {
             let p = sp.join(lib);

@@ -1,15 +1,22 @@
 """blasfix runtime probe.
 
-Run by the environment's own Python (3.6 or newer, standard library only). It imports NumPy (and
-scipy.linalg when SciPy is installed), then reports which BLAS and OpenMP libraries the process
-really loaded, with their versions and thread counts, and what numpy.show_config() declares.
+Run by the environment's own Python (3.6 or newer, standard library only). It imports NumPy (SciPy
+only with --scipy: blasfix reads SciPy's BLAS from its files), runs one tiny GEMM so that every BLAS
+and OpenMP pool is started the way the first real call starts it, then reports which BLAS and
+OpenMP libraries the process really loaded, with their versions and the pool sizes they really
+got, the threads the process runs, which copy of NumPy was imported (and which sys.path entry, put
+there by what, made it win), and what numpy.show_config() declares.
 
 It prints exactly one JSON object on stdout. Everything else, including anything NumPy, MKL or
 OpenBLAS write to file descriptor 1, goes to stderr. Errors are reported in the JSON, not raised.
 
-Library discovery follows threadpoolctl: threadpoolctl.threadpool_info() when it is importable,
-and always a built-in listing (dl_iterate_phdr, /proc/self/maps, _dyld_* or
-EnumProcessModulesEx) whose libraries are opened with RTLD_NOLOAD, so nothing new is loaded.
+Library discovery is blasfix's own (dl_iterate_phdr, /proc/self/maps, _dyld_* or
+EnumProcessModulesEx; libraries opened with RTLD_NOLOAD, so nothing new is loaded), merged with
+threadpoolctl.threadpool_info() when threadpoolctl is importable: every library either of them
+finds is reported, so an older threadpoolctl that does not know a library never hides it. A
+library is named by its own evidence: symbols it defines itself (dladdr tells a wrapper's
+forwarded symbols apart), then the directory it lives in (Debian's openblas-pthread/, blis-openmp/,
+atlas/, blas/); one that exports BLAS symbols but shows no identity is "unknown", with the reason.
 
 `blasfix bench` runs this file with bench.py appended and `_BLASFIX_NO_MAIN = True` before it.
 """
@@ -37,6 +44,8 @@ PREFIXES = (
     ("libblis", "blis"),
     ("libflexiblas", "flexiblas"),
     ("libnvpl_blas", "nvpl"),
+    ("libarmpl", "armpl"),
+    ("libaocl-blas", "blis"), ("libaocl_blas", "blis"),
     ("libiomp", "openmp"), ("libgomp", "openmp"), ("libomp", "openmp"), ("vcomp", "openmp"),
     ("libblas", "generic"), ("libcblas", "generic"), ("blas", "generic"),
 )
@@ -246,6 +255,57 @@ def _sym(lib, name):
         return None
 
 
+_DLADDR = []
+
+
+def _dladdr():
+    """libc's dladdr as a ctypes function (None where there is none)."""
+    if _DLADDR:
+        return _DLADDR[0]
+    fn = None
+    try:
+        import ctypes
+
+        class DlInfo(ctypes.Structure):
+            _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                        ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+        if sys.platform != "win32":
+            raw = ctypes.CDLL(None).dladdr
+            raw.argtypes = [ctypes.c_void_p, ctypes.POINTER(DlInfo)]
+            raw.restype = ctypes.c_int
+
+            def fn(addr):
+                info = DlInfo()
+                if raw(addr, ctypes.byref(info)) and info.dli_fname:
+                    return os.fsdecode(info.dli_fname)
+                return None
+    except Exception:
+        fn = None
+    _DLADDR.append(fn)
+    return fn
+
+
+def _own_sym(lib, name, path):
+    """The symbol when `path` defines it itself: dlsym on a handle also finds what the
+    library's dependencies define (Debian's libblas.so.3 wrappers forward to libopenblas.so.0).
+    Returns (function or None, defined elsewhere: the defining file or None)."""
+    fn = _sym(lib, name)
+    if fn is None:
+        return None, None
+    where = _dladdr()
+    if where is None:
+        return fn, None
+    try:
+        import ctypes
+        defined = where(ctypes.cast(fn, ctypes.c_void_p).value)
+    except Exception:
+        return fn, None
+    if defined and os.path.realpath(defined) != path:
+        return None, os.path.realpath(defined)
+    return fn, None
+
+
 def _int_call(lib, name, *args):
     import ctypes
     fn = _sym(lib, name)
@@ -311,6 +371,10 @@ def _query_blis(lib, entry):
     n = _int_call(lib, "bli_thread_get_num_threads")
     entry["num_threads"] = 1 if n == -1 else n
     entry["version"] = _str_call(lib, "bli_info_get_version_str")
+    if entry["version"] and "aocl" in entry["version"].lower():
+        entry["build"] = "AMD AOCL"
+    elif _sym(lib, "aocl_get_version") is not None or _sym(lib, "AOCL_get_version") is not None:
+        entry["build"] = "AMD AOCL"
     if _int_call(lib, "bli_info_get_enable_openmp"):
         entry["threading_layer"] = "openmp"
     elif _int_call(lib, "bli_info_get_enable_pthreads"):
@@ -350,30 +414,91 @@ def _query_openmp(lib, entry):
 
 
 def _query_nvpl(lib, entry):
-    return _sym(lib, "nvpl_blas_get_version") is not None or _sym(lib, "dgemm_") is not None
+    if _sym(lib, "nvpl_blas_get_version") is None and _sym(lib, "dgemm_") is None:
+        return False
+    name = os.path.basename(entry["filepath"]).lower()
+    entry["threading_layer"] = ("openmp" if "_gomp" in name else
+                                "sequential" if "_seq" in name else None)
+    return True
+
+
+def _query_armpl(lib, entry):
+    if _sym(lib, "armplversion") is None and _sym(lib, "dgemm_") is None:
+        return False
+    name = os.path.basename(entry["filepath"]).lower()
+    entry["threading_layer"] = "openmp" if "_mp" in name else "sequential"
+    return True
+
+
+def _query_atlas(lib, entry):
+    return _sym(lib, "ATL_buildinfo") is not None or _sym(lib, "atl_f77wrap_dgemm_") is not None
+
+
+# Symbols a library of each family defines itself (checked in this order on a generic
+# libblas/libcblas, whose name says nothing).
+IDENTITY = (
+    ("openblas", tuple(p + "openblas_get_num_threads" + s
+                       for p in OPENBLAS_PREFIXES for s in OPENBLAS_SUFFIXES)),
+    ("mkl", ("MKL_Get_Max_Threads",)),
+    ("blis", ("bli_thread_get_num_threads", "bli_info_get_version_str")),
+    ("flexiblas", ("flexiblas_get_num_threads",)),
+    ("atlas", ("ATL_buildinfo", "atl_f77wrap_dgemm_")),
+    ("armpl", ("armplversion",)),
+    ("nvpl", ("nvpl_blas_get_version",)),
+)
+
+# Debian/Ubuntu alternatives directories (`<multiarch>/<dir>/libblas.so.3`) and what they hold.
+DIR_FAMILIES = (("openblas", "openblas"), ("blis", "blis"), ("atlas", "atlas"),
+                ("mkl", "mkl"), ("flexiblas", "flexiblas"), ("armpl", "armpl"),
+                ("nvpl", "nvpl"))
 
 
 def _query_generic(lib, entry):
-    """A libblas/libcblas that is none of the above: reference BLAS when it has BLAS symbols."""
-    if _query_openblas(lib, entry):
-        entry["internal_api"] = "openblas"
-        return True
-    if _query_mkl(lib, entry):
-        entry["internal_api"] = "mkl"
-        return True
-    if _query_blis(lib, entry):
-        entry["internal_api"] = "blis"
-        return True
-    if _sym(lib, "cblas_dgemm") is not None or _sym(lib, "dgemm_") is not None:
+    """A libblas/libcblas whose name says nothing: named by the symbols it defines itself, else
+    by its directory; a wrapper over another loaded library is dropped (that library has its
+    own entry); a library with BLAS symbols and no identity is "unknown", with the reason."""
+    path = entry["filepath"]
+    for family, symbols in IDENTITY:
+        for name in symbols:
+            fn, elsewhere = _own_sym(lib, name, path)
+            if elsewhere and family_of(elsewhere)[1] not in (None, "generic"):
+                # A wrapper over a library that is listed under its own name.
+                return False
+            if fn is not None or elsewhere:
+                entry["internal_api"] = family
+                entry["evidence"] = ("defines " + name if fn is not None else
+                                     "its dependency %s defines %s"
+                                     % (os.path.basename(elsewhere), name))
+                QUERIES[family](lib, entry)
+                return True
+    if _sym(lib, "dgemm_") is None and _sym(lib, "cblas_dgemm") is None:
+        return False
+    parent = os.path.basename(os.path.dirname(path)).lower()
+    for marker, family in DIR_FAMILIES:
+        if parent.startswith(marker):
+            entry["internal_api"] = family
+            entry["evidence"] = "directory %s/" % parent
+            if family == "openblas" or family == "blis":
+                rest = parent[len(marker):].lstrip("-")
+                entry["threading_layer"] = {"pthread": "pthreads", "openmp": "openmp",
+                                            "serial": "disabled"}.get(rest)
+            return True
+    if parent in ("blas", "lapack"):
         entry["internal_api"] = "netlib"
+        entry["evidence"] = "directory %s/ (the reference BLAS alternative)" % parent
+        entry["threading_layer"] = "disabled"
         return True
-    return False
+    entry["internal_api"] = "unknown"
+    entry["evidence"] = ("exports BLAS symbols (dgemm_) but defines none of OpenBLAS, MKL, "
+                         "BLIS, FlexiBLAS, ATLAS, ArmPL or NVPL's own functions, and its "
+                         "directory (%s/) does not name it" % parent)
+    return True
 
 
 QUERIES = {
     "openblas": _query_openblas, "mkl": _query_mkl, "blis": _query_blis,
     "flexiblas": _query_flexiblas, "openmp": _query_openmp, "nvpl": _query_nvpl,
-    "generic": _query_generic,
+    "armpl": _query_armpl, "atlas": _query_atlas, "generic": _query_generic,
 }
 
 
@@ -419,6 +544,7 @@ def builtin_libraries(paths):
             "user_api": "openmp" if family == "openmp" else "blas",
             "internal_api": family, "prefix": prefix, "filepath": real, "version": None,
             "num_threads": None, "threading_layer": None, "architecture": None,
+            "source": "blasfix",
         }
         try:
             lib = _open_noload(ctypes, real)
@@ -432,7 +558,7 @@ def builtin_libraries(paths):
         libs.append(entry)
     if accelerate is not None:
         libs.append({"user_api": "blas", "internal_api": "accelerate", "prefix": "Accelerate",
-                     "filepath": accelerate, "version": None,
+                     "filepath": accelerate, "version": None, "source": "blasfix",
                      "num_threads": None, "threading_layer": None, "architecture": None})
     return libs, errors
 
@@ -459,7 +585,7 @@ def threadpoolctl_libraries():
 
 
 def _from_threadpoolctl(item):
-    entry = {}
+    entry = {"source": "threadpoolctl"}
     for key in ("user_api", "internal_api", "prefix", "filepath", "version", "num_threads",
                 "threading_layer", "architecture"):
         entry[key] = item.get(key)
@@ -468,6 +594,29 @@ def _from_threadpoolctl(item):
     if entry.get("filepath"):
         entry["filepath"] = os.path.realpath(entry["filepath"])
     return entry
+
+
+def merge(own, tpc):
+    """One entry per real path: threadpoolctl's values where it has them, blasfix's for the
+    rest, and every library only one of them found."""
+    by_path = {}
+    order = []
+    for entry in own:
+        by_path[entry["filepath"]] = entry
+        order.append(entry["filepath"])
+    for item in tpc:
+        entry = _from_threadpoolctl(item)
+        path = entry.get("filepath")
+        mine = by_path.get(path)
+        if mine is None:
+            by_path[path] = entry
+            order.append(path)
+            continue
+        for key, value in entry.items():
+            if value is not None and key != "source":
+                mine[key] = value
+        mine["source"] = "both"
+    return [by_path[p] for p in order]
 
 
 def libraries(use_threadpoolctl=True):
@@ -484,22 +633,182 @@ def libraries(use_threadpoolctl=True):
         errors.append("threadpoolctl: " + error)
     if info is None:
         return result
-    by_path = dict((e["filepath"], e) for e in builtin)
-    merged = []
-    for item in info:
-        entry = _from_threadpoolctl(item)
-        own = by_path.pop(entry.get("filepath"), None)
-        if own:
-            for key, value in own.items():
-                if entry.get(key) is None:
-                    entry[key] = value
-        merged.append(entry)
-    # Libraries threadpoolctl has no controller for (Accelerate, reference BLAS, NVPL).
-    merged.extend(e for e in by_path.values()
-                  if e["internal_api"] in ("accelerate", "netlib", "nvpl"))
-    result["libraries"] = merged
-    result["source"] = "threadpoolctl %s" % version
+    result["libraries"] = merge(builtin, info)
+    result["threadpoolctl"] = version
+    result["source"] = "blasfix (%s) and threadpoolctl %s" % (method, version)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Threads: how many the process really runs, before and after the first BLAS call.
+
+def os_threads():
+    """Threads of this process (Linux /proc/self/task); None where that cannot be read."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except Exception:
+        return None
+
+
+def needs_gemm(libs):
+    """OpenMP teams (libgomp, libiomp5, libomp) and MKL start their threads at the first
+    parallel call, not at load; a pthreads OpenBLAS has its pool once it is loaded."""
+    for entry in libs:
+        if entry.get("user_api") == "openmp" or entry.get("internal_api") == "mkl":
+            return True
+        if entry.get("threading_layer") in ("openmp", "intel", "gnu", "tbb"):
+            return True
+    return False
+
+
+def requery(entry):
+    """Read a library's thread count again (after the GEMM); keeps the old value on failure."""
+    family = entry.get("internal_api")
+    if family not in QUERIES or not entry.get("filepath"):
+        return
+    try:
+        import ctypes
+        fresh = dict(entry)
+        if QUERIES[family](_open_noload(ctypes, entry["filepath"]), fresh):
+            if fresh.get("num_threads") is not None:
+                entry["num_threads"] = fresh["num_threads"]
+    except Exception:
+        pass
+
+
+def gemm_provider(libs):
+    """The file defining the DGEMM NumPy's own extension module binds to (dlsym on that
+    module's handle searches its dependencies in the loader's order; dladdr names the file),
+    and the listed library that serves it (the file itself, or what a wrapper forwards to)."""
+    mod = (sys.modules.get("numpy._core._multiarray_umath")
+           or sys.modules.get("numpy.core._multiarray_umath"))
+    path = getattr(mod, "__file__", None)
+    where = _dladdr()
+    if not path or where is None:
+        return None
+    import ctypes
+    handle = _open_noload(ctypes, path)
+    for pre in OPENBLAS_PREFIXES:
+        for suf in OPENBLAS_SUFFIXES:
+            name = pre + "cblas_dgemm" + suf
+            fn = _sym(handle, name)
+            if fn is None:
+                continue
+            defined = where(ctypes.cast(fn, ctypes.c_void_p).value)
+            if not defined:
+                return None
+            real = os.path.realpath(defined)
+            listed = [e["filepath"] for e in libs]
+            serves = real if real in listed else None
+            if serves is None:
+                own = _open_noload(ctypes, real)
+                for family, symbols in IDENTITY:
+                    for sym in symbols:
+                        fn2, elsewhere = _own_sym(own, sym, real)
+                        if elsewhere in listed:
+                            serves = elsewhere
+                            break
+                    if serves:
+                        break
+            return {"file": real, "symbol": name, "library": serves}
+    return None
+
+
+def tiny_gemm(np):
+    """One 128x128 DGEMM: large enough that OpenBLAS, MKL and BLIS go parallel (and OpenMP
+    runtimes create their teams), small enough to cost well under a millisecond of work."""
+    import time
+    try:
+        a = np.ones((128, 128))
+        start = time.perf_counter()
+        a.dot(a)
+        return {"ok": True, "ms": round((time.perf_counter() - start) * 1000.0, 3)}
+    except Exception as exc:
+        return {"ok": False, "error": _err_text(exc)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Which NumPy is imported, and what put its sys.path entry where it is.
+
+def _norm(path):
+    try:
+        return os.path.normcase(os.path.realpath(os.path.abspath(path or os.curdir)))
+    except Exception:
+        return path
+
+
+def sys_path_origins(skip=None):
+    """[{path, origin}] for sys.path: PYTHONPATH, the user site, site-packages (the
+    environment's or, with include-system-site-packages, the base Python's), a .pth file and
+    line, the standard library, or "other" (sitecustomize, a startup hook, run-time edits)."""
+    try:
+        import site
+    except Exception:
+        site = None
+    pythonpath = [_norm(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    user = None
+    sites = []
+    if site is not None:
+        try:
+            if getattr(site, "ENABLE_USER_SITE", False):
+                user = _norm(site.getusersitepackages())
+        except Exception:
+            user = None
+        try:
+            sites = [_norm(p) for p in site.getsitepackages()]
+        except Exception:
+            sites = []
+    prefix = _norm(sys.prefix)
+    pth = {}
+    for d in ([user] if user else []) + sites:
+        try:
+            names = sorted(n for n in os.listdir(d) if n.endswith(".pth"))
+        except OSError:
+            continue
+        for name in names:
+            try:
+                with open(os.path.join(d, name), encoding="utf-8", errors="replace") as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                continue
+            for i, line in enumerate(lines, 1):
+                s = line.strip()
+                if not s or s.startswith("#") or s.startswith(("import ", "import\t")):
+                    continue
+                pth.setdefault(_norm(os.path.join(d, s)), "%s:%d" % (os.path.join(d, name), i))
+    stdlib = _norm(os.path.dirname(os.__file__))
+    out = []
+    for entry in sys.path:
+        norm = _norm(entry)
+        if skip and norm == skip:
+            continue
+        if norm in pythonpath:
+            origin = "PYTHONPATH"
+        elif user and norm == user:
+            origin = "user site"
+        elif norm in sites:
+            inside = norm == prefix or norm.startswith(prefix + os.sep)
+            origin = "site-packages" if inside else "base site-packages"
+        elif norm in pth:
+            origin = ".pth " + pth[norm]
+        elif norm == stdlib or norm.startswith(stdlib + os.sep) or norm.endswith(".zip"):
+            origin = "stdlib"
+        else:
+            origin = "other"
+        out.append({"path": entry, "origin": origin})
+    return out
+
+
+def numpy_copies(origins):
+    """The sys.path entries holding a numpy package, in import order (the first one wins)."""
+    out = []
+    for item in origins:
+        try:
+            if os.path.isfile(os.path.join(item["path"] or os.curdir, "numpy", "__init__.py")):
+                out.append(item)
+        except Exception:
+            pass
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,20 +845,30 @@ def numpy_config():
 
 # ---------------------------------------------------------------------------------------------
 
-def collect(import_scipy=True, use_threadpoolctl=True):
-    """The whole report. Imports NumPy (and scipy.linalg); never raises."""
+def collect(import_scipy=False, use_threadpoolctl=True, gemm=True):
+    """The whole report. Imports NumPy (scipy.linalg only when asked), runs one tiny GEMM;
+    never raises."""
     report = {"probe_version": PROBE_VERSION, "python": python_info(), "env": thread_env(),
               "errors": []}
     if sys.version_info < (3, 6):
         report["fatal"] = "python_too_old"
         return report, None
+    threads = {"before_numpy": os_threads()}
+    try:
+        here = globals().get("__file__")
+        origins = sys_path_origins(_norm(os.path.dirname(here)) if here else None)
+    except Exception as exc:
+        origins = [{"path": p, "origin": "other"} for p in sys.path]
+        report["errors"].append("sys.path origins: " + _err_text(exc))
+    report["sys_path"] = origins
     np, error = import_module("numpy")
+    report["numpy_copies"] = numpy_copies(origins)
     if np is None:
         missing = error["type"] == "ModuleNotFoundError" and "'numpy'" in error["message"]
         report["fatal"] = "numpy_missing" if missing else "numpy_import_failed"
         report["numpy_error"] = error
-        report["sys_path"] = list(sys.path)
         return report, None
+    threads["after_import"] = os_threads()
     report["numpy"] = {"version": getattr(np, "__version__", None),
                        "file": getattr(np, "__file__", None)}
     if import_scipy and module_installed("scipy"):
@@ -560,10 +879,22 @@ def collect(import_scipy=True, use_threadpoolctl=True):
             linalg, error = import_module("scipy.linalg")
         if error:
             report["scipy_error"] = error
+    loaded = None
     try:
-        report["loaded"] = libraries(use_threadpoolctl)
+        loaded = libraries(use_threadpoolctl)
+        report["loaded"] = loaded
     except Exception as exc:
         report["errors"].append("listing libraries: " + _err_text(exc))
+    if gemm and (loaded is None or needs_gemm(loaded["libraries"])):
+        report["gemm"] = tiny_gemm(np)
+        threads["after_gemm"] = os_threads()
+        for entry in (loaded or {}).get("libraries", []):
+            requery(entry)
+    report["threads"] = threads
+    try:
+        report["gemm_provider"] = gemm_provider((loaded or {}).get("libraries", []))
+    except Exception as exc:
+        report["errors"].append("GEMM provider: " + _err_text(exc))
     try:
         report["config"] = numpy_config()
     except Exception as exc:
@@ -574,7 +905,9 @@ def collect(import_scipy=True, use_threadpoolctl=True):
 def main(argv):
     out = _protect_stdout()
     try:
-        report, _ = collect(use_threadpoolctl="--no-threadpoolctl" not in argv)
+        report, _ = collect(import_scipy="--scipy" in argv,
+                            use_threadpoolctl="--no-threadpoolctl" not in argv,
+                            gemm="--no-gemm" not in argv)
     except BaseException as exc:
         report = {"probe_version": PROBE_VERSION, "fatal": "probe_failed",
                   "errors": ["probe: " + _err_text(exc)]}

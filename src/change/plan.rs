@@ -231,6 +231,8 @@ fn family_name(f: ChannelFamily) -> &'static str {
         ChannelFamily::CondaForge => "conda-forge",
         ChannelFamily::Defaults => "Anaconda defaults",
         ChannelFamily::Pip => "PyPI",
+        ChannelFamily::Debian => "Debian's packages",
+        ChannelFamily::Fedora => "Fedora's packages",
         ChannelFamily::Other => "an unknown channel",
     }
 }
@@ -250,6 +252,28 @@ pub fn plan(facts: &Facts, req: &Request) -> Result<Decision, Refusal> {
                 "pin the BLAS in pixi.toml with `blasfix pin pixi.toml`, then run `pixi install`"
                     .into(),
             ),
+        });
+    }
+    if let Some(fam @ (ChannelFamily::Debian | ChannelFamily::Fedora)) = facts.blas.family {
+        let (who, how) = if fam == ChannelFamily::Debian {
+            ("Debian/Ubuntu", "update-alternatives")
+        } else {
+            ("Fedora", "FlexiBLAS")
+        };
+        let route = crate::diagnose::fix::distro_switch(facts, target);
+        return Err(Refusal {
+            message: format!(
+                "{} holds {who}'s own NumPy: its BLAS is chosen system-wide with {how}, which blasfix does not change for you",
+                prefix.display()
+            ),
+            alternatives: blas::available(fam, &facts.machine.subdir),
+            hint: Some(match route {
+                Some(cmd) => format!("to switch it to {}, run: {cmd}", target.display_name()),
+                None => format!(
+                    "{} is not a backend {who} offers through {how}; `blasfix explain blas` tells the options",
+                    target.display_name()
+                ),
+            }),
         });
     }
     if !facts.prefix.has_conda_meta {

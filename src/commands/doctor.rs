@@ -13,7 +13,12 @@ use crate::render::report;
 pub fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let env = EnvSnapshot::capture();
     let runtime = (!args.no_runtime).then(|| Duration::from_secs(args.timeout));
-    let facts = super::gather::gather(&args.env, &env, runtime)?;
+    let probe_args: Vec<String> = args
+        .import_scipy
+        .then(|| "--scipy".to_string())
+        .into_iter()
+        .collect();
+    let facts = super::gather::gather_with(&args.env, &env, runtime, &probe_args)?;
     let found = rules::evaluate(&facts);
     let rec = recommend::recommend(&facts);
     if args.json {

@@ -15,5 +15,19 @@ pub fn gather(
     env: &EnvSnapshot,
     runtime: Option<Duration>,
 ) -> anyhow::Result<Facts> {
-    facts::gather(&sel.into(), env, runtime).map_err(|e| UserError::usage(e.to_string()).into())
+    gather_with(sel, env, runtime, &[])
+}
+
+/// [`gather`] passing `probe_args` to the probe; a probe still running after a few seconds is
+/// said on stderr, with when it will be stopped.
+pub fn gather_with(
+    sel: &EnvSelector,
+    env: &EnvSnapshot,
+    runtime: Option<Duration>,
+    probe_args: &[String],
+) -> anyhow::Result<Facts> {
+    facts::gather_with(&sel.into(), env, runtime, probe_args, &|m| {
+        eprintln!("blasfix: {m}")
+    })
+    .map_err(|e| UserError::usage(e.to_string()).into())
 }

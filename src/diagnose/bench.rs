@@ -14,6 +14,8 @@ pub struct Peak {
     pub fp32_gflops: Option<f64>,
     /// How it was computed, or why it is unknown.
     pub basis: String,
+    /// The FLOPs figure is only what the instruction set allows (the core is not known).
+    pub upper_bound: bool,
 }
 
 /// Everything `blasfix bench` prints.
@@ -42,9 +44,18 @@ pub fn report(measured: Measured, cpu: &CpuFacts) -> BenchReport {
     let fp32 = peak_gflops(cpu, cores, true);
     let basis = match (fp64, cpu.fp64_flops_per_cycle, cpu.base_mhz) {
         (Some(_), Some(f), Some(mhz)) => format!(
-            "{} cores x {:.2} GHz x {f} FP64 FLOP/cycle (FP32: twice that); nominal clock, AVX clocks run lower",
+            "{} cores x {:.2} GHz x {f} FP64 FLOP/cycle (FP32: twice that); nominal clock, AVX clocks run lower{}{}",
             effective_cores(cpu, cores),
-            f64::from(mhz) / 1000.0
+            f64::from(mhz) / 1000.0,
+            cpu.fp64_basis
+                .as_deref()
+                .map(|b| format!("; {b}"))
+                .unwrap_or_default(),
+            if cpu.fp64_upper_bound {
+                "; an upper bound: the real peak may be half of it"
+            } else {
+                ""
+            }
         ),
         _ => "unknown: the CPU's clock or FLOPs per cycle is not known".to_string(),
     };
@@ -69,6 +80,7 @@ pub fn report(measured: Measured, cpu: &CpuFacts) -> BenchReport {
             fp64_gflops: fp64,
             fp32_gflops: fp32,
             basis,
+            upper_bound: cpu.fp64_upper_bound,
         },
         quick: data.quick,
         elapsed_s: data.elapsed_s,
@@ -108,7 +120,7 @@ fn blas_threads(rt: &RuntimeFacts) -> Option<i64> {
 
 fn effective_cores(cpu: &CpuFacts, threads: usize) -> usize {
     let cores = cpu
-        .physical_cores
+        .physical_usable()
         .unwrap_or(cpu.usable_cpus)
         .min(cpu.usable_cpus.max(1));
     threads.clamp(1, cores.max(1))

@@ -87,9 +87,101 @@ pub fn switch_fix(f: &Facts, to: BlasImpl) -> (Option<String>, Option<String>) {
                 quoted_spec(spec)
             ))
         }
+        ChannelFamily::Debian | ChannelFamily::Fedora => distro_switch(f, to),
         ChannelFamily::Pip | ChannelFamily::Other => None,
     };
+    if matches!(family, ChannelFamily::Debian | ChannelFamily::Fedora) {
+        // blasfix does not switch a system: the distribution's own command is the fix.
+        return (raw.clone(), raw);
+    }
     (fix, raw)
+}
+
+/// The distribution's own switch to `to`: Debian/Ubuntu `update-alternatives --set` for
+/// libblas.so.3 and liblapack.so.3 (and libopenblas.so.0 between OpenBLAS builds), after
+/// `apt install` of the package when it is missing; Fedora `flexiblas default NAME`.
+pub fn distro_switch(f: &Facts, to: BlasImpl) -> Option<String> {
+    match env_family(f) {
+        ChannelFamily::Fedora => {
+            let name = match to {
+                BlasImpl::Openblas => "OPENBLAS-OPENMP",
+                BlasImpl::Blis => "BLIS-OPENMP",
+                BlasImpl::Atlas => "ATLAS",
+                BlasImpl::Netlib => "NETLIB",
+                _ => return None,
+            };
+            Some(format!("flexiblas default {name}"))
+        }
+        ChannelFamily::Debian => {
+            let distro = f.prefix.distro.as_ref()?;
+            let triplet = distro.triplet.as_deref()?;
+            let (pkg, dir) = match to {
+                BlasImpl::Openblas => ("libopenblas0-pthread", "openblas-pthread"),
+                BlasImpl::Blis => ("libblis4-pthread", "blis-pthread"),
+                BlasImpl::Atlas => ("libatlas3-base", "atlas"),
+                BlasImpl::Mkl => ("libmkl-rt", ""),
+                BlasImpl::Netlib => ("libblas3 liblapack3", "blas"),
+                _ => return None,
+            };
+            let installed = |p: &str| {
+                p.split(' ')
+                    .all(|p| distro.blas_packages.iter().any(|x| x.name == p))
+            };
+            let alt = distro.alternative("libblas.so.3");
+            let blas_target = alt
+                .and_then(|a| {
+                    a.candidates
+                        .iter()
+                        .map(|(p, _)| p)
+                        .find(|p| {
+                            crate::facts::linkage::classify_path(p) == Some(to)
+                                && (dir.is_empty()
+                                    || p.to_string_lossy().contains(&format!("/{dir}/")))
+                        })
+                        .or_else(|| {
+                            a.candidates
+                                .iter()
+                                .map(|(p, _)| p)
+                                .find(|p| crate::facts::linkage::classify_path(p) == Some(to))
+                        })
+                })
+                .cloned()
+                .or_else(|| {
+                    (!dir.is_empty()).then(|| {
+                        std::path::PathBuf::from(format!("/usr/lib/{triplet}/{dir}/libblas.so.3"))
+                    })
+                })?;
+            let target_dir = blas_target.parent()?.to_path_buf();
+            let lapack_dir = if to == BlasImpl::Netlib {
+                target_dir.with_file_name("lapack")
+            } else {
+                target_dir.clone()
+            };
+            let mut cmds = Vec::new();
+            if !installed(pkg) {
+                cmds.push(format!("sudo apt install {pkg}"));
+            }
+            cmds.push(format!(
+                "sudo update-alternatives --set libblas.so.3-{triplet} {}",
+                blas_target.display()
+            ));
+            let has_lapack = to != BlasImpl::Blis;
+            if has_lapack {
+                cmds.push(format!(
+                    "sudo update-alternatives --set liblapack.so.3-{triplet} {}",
+                    lapack_dir.join("liblapack.so.3").display()
+                ));
+            }
+            if to == BlasImpl::Openblas && distro.alternative("libopenblas.so.0").is_some() {
+                cmds.push(format!(
+                    "sudo update-alternatives --set libopenblas.so.0-{triplet} {}",
+                    target_dir.join("libopenblas.so.0").display()
+                ));
+            }
+            Some(cmds.join(" && "))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,8 @@ pub fn family_name(f: ChannelFamily) -> &'static str {
         ChannelFamily::CondaForge => "conda-forge",
         ChannelFamily::Defaults => "Anaconda's defaults channel",
         ChannelFamily::Pip => "PyPI",
+        ChannelFamily::Debian => "Debian",
+        ChannelFamily::Fedora => "Fedora",
         ChannelFamily::Other => "this channel",
     }
 }

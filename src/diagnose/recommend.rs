@@ -17,8 +17,14 @@ pub struct Recommendation {
 }
 
 /// The rules in the order they are asked; each answers only for the machines it knows.
-const RULES: &[fn(&Facts) -> Option<Recommendation>] =
-    &[rosetta, apple_silicon, intel_mac, not_x86, x86_by_vendor];
+const RULES: &[fn(&Facts) -> Option<Recommendation>] = &[
+    rosetta,
+    distribution,
+    apple_silicon,
+    intel_mac,
+    not_x86,
+    x86_by_vendor,
+];
 
 /// The recommended backend (pure).
 pub fn recommend(f: &Facts) -> Recommendation {
@@ -30,6 +36,22 @@ fn rec(backend: BlasImpl, reason: impl Into<String>) -> Option<Recommendation> {
         backend,
         reason: reason.into(),
     })
+}
+
+/// A distribution's own NumPy (Debian, Fedora): OpenBLAS, packaged in the main archive.
+fn distribution(f: &Facts) -> Option<Recommendation> {
+    if !matches!(env_family(f), ChannelFamily::Debian | ChannelFamily::Fedora) {
+        return None;
+    }
+    rec(
+        BlasImpl::Openblas,
+        format!(
+            "the distribution's NumPy on {}: OpenBLAS is packaged in the main archive and picks \
+             kernels for this CPU at run time; MKL, where the distribution has it at all, is an \
+             old non-free build. For current MKL use a conda environment.",
+            env_subdir(f)
+        ),
+    )
 }
 
 /// An x86_64 environment under Rosetta: a native environment with Accelerate.

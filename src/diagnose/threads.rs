@@ -70,7 +70,7 @@ pub fn oversubscribed(t: &ThreadFacts, imp: BlasImpl) -> Option<(usize, usize)> 
 /// affinity mask (SMT siblings share the FMA units that dense BLAS saturates).
 pub fn suggested_threads(cpu: &CpuFacts) -> usize {
     let usable = cpu.usable_cpus.max(1);
-    cpu.physical_cores
+    cpu.physical_usable()
         .filter(|p| *p > 0)
         .map_or(usable, |p| usable.min(p))
 }

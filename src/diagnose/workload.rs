@@ -354,10 +354,11 @@ fn rule_size(
         ),
     };
     match lib.implementation {
-        LibImpl::Openblas if lib.threading_layer.as_deref() == Some("openmp") => {
+        LibImpl::Openblas if layer_has(lib, "openmp") => {
             let (n, why) = openmp_rule();
             (n, format!("OpenMP build of OpenBLAS: {why}"))
         }
+        LibImpl::Openblas if layer_has(lib, "serial") => (1, "serial build of OpenBLAS".into()),
         LibImpl::Openblas => {
             // scipy-openblas (PyPI wheels) is built with MAX_THREADS=64.
             let cap = if lib.path.contains("scipy_openblas") {
@@ -382,7 +383,7 @@ fn rule_size(
             (n.max(1), why)
         }
         LibImpl::Mkl => {
-            let why = if lib.threading_layer.as_deref() == Some("sequential") {
+            let why = if layer_has(lib, "sequential") {
                 "sequential threading layer".to_string()
             } else {
                 ["MKL_NUM_THREADS", "OMP_NUM_THREADS"]
@@ -408,20 +409,28 @@ fn rule_size(
     }
 }
 
+/// Whether a library's threading layer (or build detail) says `word`.
+fn layer_has(lib: &MappedLib, word: &str) -> bool {
+    lib.threading_layer
+        .as_deref()
+        .is_some_and(|t| t.contains(word))
+}
+
 /// Libraries that own threads: pthreads OpenBLAS/BLIS and the OpenMP runtimes. (MKL and
-/// OpenMP builds of OpenBLAS use an OpenMP runtime's threads.)
+/// OpenMP builds of OpenBLAS use an OpenMP runtime's threads; serial builds have none.)
 fn owns_threads(lib: &MappedLib) -> bool {
     lib.implementation.is_openmp()
         || (matches!(lib.implementation, LibImpl::Openblas | LibImpl::Blis)
-            && lib.threading_layer.as_deref() != Some("openmp"))
+            && !layer_has(lib, "openmp")
+            && !layer_has(lib, "serial"))
 }
 
 /// The OpenMP runtime an MKL or OpenMP-built BLAS uses, by its layer.
 fn runtime_for(lib: &MappedLib, libs: &[MappedLib]) -> Option<usize> {
-    let want: &[LibImpl] = match (lib.implementation, lib.threading_layer.as_deref()) {
-        (LibImpl::Mkl, Some("intel")) => &[LibImpl::Libiomp],
-        (LibImpl::Mkl, Some("gnu")) => &[LibImpl::Libgomp],
-        (LibImpl::Openblas | LibImpl::Blis, Some("openmp")) => {
+    let want: &[LibImpl] = match lib.implementation {
+        LibImpl::Mkl if layer_has(lib, "intel") => &[LibImpl::Libiomp],
+        LibImpl::Mkl if layer_has(lib, "gnu") => &[LibImpl::Libgomp],
+        LibImpl::Openblas | LibImpl::Blis if layer_has(lib, "openmp") => {
             &[LibImpl::Libgomp, LibImpl::Libomp, LibImpl::Libiomp]
         }
         _ => return None,
@@ -499,7 +508,12 @@ pub fn attribute_pools(
         .filter(|l| {
             !matches!(
                 l.implementation,
-                LibImpl::Flexiblas | LibImpl::Accelerate | LibImpl::Nvpl | LibImpl::Armpl
+                LibImpl::Flexiblas
+                    | LibImpl::Accelerate
+                    | LibImpl::Nvpl
+                    | LibImpl::Armpl
+                    | LibImpl::Atlas
+                    | LibImpl::Unknown
             )
         })
         .map(|l| {

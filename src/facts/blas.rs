@@ -14,6 +14,10 @@ pub enum BlasImpl {
     Accelerate,
     Netlib,
     Nvpl,
+    Atlas,
+    Armpl,
+    /// FlexiBLAS whose backend could not be told (with a known backend, the backend is named).
+    Flexiblas,
     Ambiguous,
     None,
     #[default]
@@ -29,6 +33,9 @@ impl BlasImpl {
             BlasImpl::Accelerate => "accelerate",
             BlasImpl::Netlib => "netlib",
             BlasImpl::Nvpl => "nvpl",
+            BlasImpl::Atlas => "atlas",
+            BlasImpl::Armpl => "armpl",
+            BlasImpl::Flexiblas => "flexiblas",
             BlasImpl::Ambiguous => "ambiguous",
             BlasImpl::None => "none",
             BlasImpl::Unknown => "unknown",
@@ -43,6 +50,9 @@ impl BlasImpl {
             BlasImpl::Accelerate => "Apple Accelerate",
             BlasImpl::Netlib => "reference BLAS (netlib)",
             BlasImpl::Nvpl => "NVIDIA NVPL",
+            BlasImpl::Atlas => "ATLAS",
+            BlasImpl::Armpl => "Arm Performance Libraries",
+            BlasImpl::Flexiblas => "FlexiBLAS (backend unknown)",
             BlasImpl::Ambiguous => "ambiguous",
             BlasImpl::None => "none",
             BlasImpl::Unknown => "unknown",
@@ -68,6 +78,10 @@ pub enum ChannelFamily {
     Defaults,
     /// PyPI wheels (pip, uv, ...).
     Pip,
+    /// Debian/Ubuntu packages: the BLAS is chosen by `update-alternatives`.
+    Debian,
+    /// Fedora/RHEL packages: NumPy links FlexiBLAS, which loads the configured backend.
+    Fedora,
     #[default]
     Other,
 }
@@ -79,6 +93,8 @@ impl ChannelFamily {
             ChannelFamily::CondaForge => "conda-forge",
             ChannelFamily::Defaults => "defaults",
             ChannelFamily::Pip => "pip",
+            ChannelFamily::Debian => "debian",
+            ChannelFamily::Fedora => "fedora",
             ChannelFamily::Other => "other",
         }
     }
@@ -124,6 +140,33 @@ pub fn impl_from_lib_name(name: &str) -> Option<BlasImpl> {
     }
 }
 
+/// A BLAS name as build metadata or FlexiBLAS spell it ("scipy-openblas", "openblas64", "mkl-sdl",
+/// "accelerate", "blas"...). Generic names give `None`.
+pub fn impl_from_name(name: &str) -> Option<BlasImpl> {
+    let n = name.to_ascii_lowercase();
+    if n.contains("openblas") {
+        Some(BlasImpl::Openblas)
+    } else if n.starts_with("mkl") || n.contains("mkl_rt") {
+        Some(BlasImpl::Mkl)
+    } else if n.contains("accelerate") || n.contains("veclib") {
+        Some(BlasImpl::Accelerate)
+    } else if n.starts_with("blis") || n.starts_with("aocl") || n.starts_with("amdblis") {
+        Some(BlasImpl::Blis)
+    } else if n.starts_with("nvpl") {
+        Some(BlasImpl::Nvpl)
+    } else if n.starts_with("atlas") {
+        Some(BlasImpl::Atlas)
+    } else if n.starts_with("armpl") {
+        Some(BlasImpl::Armpl)
+    } else if n.starts_with("flexiblas") {
+        Some(BlasImpl::Flexiblas)
+    } else if n.starts_with("netlib") || n == "refblas" || n == "reference" {
+        Some(BlasImpl::Netlib)
+    } else {
+        None
+    }
+}
+
 /// Backends a channel family publishes for a subdir, default first (conda.md §1.3, §2).
 ///
 /// conda-forge: MKL only on linux-64/win-64 (win-64 defaults to it), BLIS on x86_64,
@@ -144,6 +187,10 @@ pub fn available(family: ChannelFamily, subdir: &str) -> Vec<BlasImpl> {
         (ChannelFamily::Defaults, _) => vec![Openblas],
         (ChannelFamily::Pip, "osx-arm64" | "osx-64") => vec![Accelerate, Openblas],
         (ChannelFamily::Pip, _) => vec![Openblas],
+        (ChannelFamily::Debian, "linux-64") => vec![Openblas, Blis, Mkl, Atlas, Netlib],
+        (ChannelFamily::Debian, _) => vec![Openblas, Blis, Atlas, Netlib],
+        (ChannelFamily::Fedora, "linux-64") => vec![Openblas, Blis, Mkl, Atlas, Netlib],
+        (ChannelFamily::Fedora, _) => vec![Openblas, Blis, Atlas, Netlib],
         (ChannelFamily::Other, _) => vec![],
     }
 }
@@ -165,10 +212,22 @@ pub fn switch_spec(family: ChannelFamily, imp: BlasImpl) -> Option<String> {
         return None;
     }
     match family {
-        ChannelFamily::CondaForge => Some(format!("libblas=*=*{}", imp.as_str())),
+        ChannelFamily::CondaForge => matches!(
+            imp,
+            BlasImpl::Mkl
+                | BlasImpl::Openblas
+                | BlasImpl::Blis
+                | BlasImpl::Accelerate
+                | BlasImpl::Netlib
+                | BlasImpl::Nvpl
+        )
+        .then(|| format!("libblas=*=*{}", imp.as_str())),
         ChannelFamily::Defaults => matches!(imp, BlasImpl::Mkl | BlasImpl::Openblas)
             .then(|| format!("blas=*={}", imp.as_str())),
-        ChannelFamily::Pip | ChannelFamily::Other => None,
+        ChannelFamily::Pip
+        | ChannelFamily::Debian
+        | ChannelFamily::Fedora
+        | ChannelFamily::Other => None,
     }
 }
 

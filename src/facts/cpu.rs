@@ -42,7 +42,11 @@ pub struct CpuFacts {
     /// "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "neon", "sve", "sme", ...
     pub simd: Vec<String>,
     pub logical_cpus: usize,
+    /// Physical cores of the machine (a machine fact: an affinity mask does not shrink it).
     pub physical_cores: Option<usize>,
+    /// Physical cores among the CPUs in this process's affinity mask (what MKL's default and
+    /// the suggested thread count are capped at).
+    pub usable_physical_cores: Option<usize>,
     /// CPUs this process may use: min(affinity, cgroup quota), as `available_parallelism`.
     pub usable_cpus: usize,
     /// CPUs in this process's affinity mask, when known.
@@ -63,6 +67,11 @@ pub struct CpuFacts {
     pub base_mhz: Option<u32>,
     /// FP64 FLOPs per cycle per core for this microarchitecture, when known.
     pub fp64_flops_per_cycle: Option<u32>,
+    /// Where that figure comes from ("family 25 model 17: Zen 4, AVX-512 on 256-bit units").
+    pub fp64_basis: Option<String>,
+    /// The figure is only what the instruction set allows (the core is not known, e.g. a
+    /// hypervisor hides the CPU model): the real peak may be lower.
+    pub fp64_upper_bound: bool,
     /// x86 CPUID family (combined base + extended, e.g. 25 for Zen3/Zen4, 6 for Intel cores).
     pub family: Option<u32>,
     /// x86 CPUID model (combined, e.g. 0x55 for Skylake-SP/Cascade Lake).
@@ -74,6 +83,10 @@ pub struct CpuFacts {
 impl CpuFacts {
     pub fn has(&self, feature: &str) -> bool {
         self.simd.iter().any(|f| f == feature)
+    }
+    /// Physical cores this process may run on (in its affinity mask), else the machine's.
+    pub fn physical_usable(&self) -> Option<usize> {
+        self.usable_physical_cores.or(self.physical_cores)
     }
 }
 
@@ -535,6 +548,187 @@ pub fn fp64_flops_per_cycle(microarch: &str) -> Option<u32> {
     })
 }
 
+/// A FLOPs-per-cycle figure and what it rests on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlopsFigure {
+    pub per_cycle: u32,
+    pub basis: String,
+    pub upper_bound: bool,
+}
+
+/// How many 512-bit FMA units a Skylake-SP / Cascade Lake / Cooper Lake Xeon has, from its
+/// brand: Platinum, Gold 6xxx, Gold 5122, Xeon W and the Core X HEDT parts have two; Silver,
+/// Bronze and the other Gold 5xxx one. None when the brand does not tell.
+pub fn xeon_fma_units(brand: &str) -> Option<u32> {
+    let b = brand.to_ascii_lowercase();
+    let number_after = |key: &str| -> Option<u32> {
+        let rest = b.split(key).nth(1)?;
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    if b.contains("platinum") {
+        Some(2)
+    } else if b.contains("gold") {
+        match number_after("gold")? {
+            5122 => Some(2),
+            n if (6000..7000).contains(&n) => Some(2),
+            n if (5000..6000).contains(&n) => Some(1),
+            _ => None,
+        }
+    } else if b.contains("silver") || b.contains("bronze") {
+        Some(1)
+    } else if b.contains("xeon(r) w-")
+        || b.contains("xeon w-")
+        || b.contains("core(tm) i9")
+        || b.contains("core(tm) i7")
+    {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// FP64 FLOPs per cycle from the x86 family and model (and the brand where the model alone
+/// does not tell), with what it rests on. None for a family/model not in the table.
+///
+/// AMD: family 0x17 models below 0x30 are Zen/Zen+ (256-bit ops split in two 128-bit halves:
+/// 8), the rest Zen 2 (16); 0x18 is Hygon Dhyana (Zen: 8); 0x19 is Zen 3 and Zen 4, both 16
+/// (Zen 4 runs AVX-512 on 256-bit units); 0x1A is Zen 5: 32 with the 512-bit datapath of
+/// desktop and server parts, 16 on mobile Strix Point (models 0x20-0x2F) and Krackan
+/// (0x60-0x6F). Intel family 6: Sandy/Ivy Bridge 8; Haswell to Comet Lake and the
+/// Alder/Raptor/Meteor/Arrow/Lunar Lake P-cores 16; Ice/Tiger/Rocket Lake client (one 512-bit
+/// unit) 16; Ice Lake-SP, Sapphire, Emerald and Granite Rapids 32; Skylake-SP/Cascade/Cooper
+/// Lake (model 0x55) 16 or 32 by the brand's FMA units.
+pub fn fp64_flops_by_model(
+    vendor: VendorFamily,
+    family: u32,
+    model: u32,
+    brand: &str,
+) -> Option<FlopsFigure> {
+    let fig = |per_cycle: u32, what: &str| FlopsFigure {
+        per_cycle,
+        basis: format!("family {family} model {model}: {what}"),
+        upper_bound: false,
+    };
+    match (vendor, family) {
+        (VendorFamily::Amd, 0x17) if model < 0x30 => {
+            Some(fig(8, "Zen/Zen+, 256-bit ops on 128-bit units"))
+        }
+        (VendorFamily::Amd, 0x17) => Some(fig(16, "Zen 2, two 256-bit FMA units")),
+        (VendorFamily::Hygon, 0x18) => {
+            Some(fig(8, "Hygon Dhyana (Zen), 256-bit ops on 128-bit units"))
+        }
+        (VendorFamily::Amd, 0x19) => {
+            let zen4 = matches!(model, 0x10..=0x1F | 0x60..=0x7F | 0xA0..=0xAF);
+            Some(if zen4 {
+                fig(16, "Zen 4, AVX-512 on 256-bit units")
+            } else {
+                fig(16, "Zen 3, two 256-bit FMA units")
+            })
+        }
+        (VendorFamily::Amd, 0x1A) => Some(if matches!(model, 0x20..=0x2F | 0x60..=0x6F) {
+            fig(16, "Zen 5 mobile, AVX-512 on 256-bit units")
+        } else {
+            fig(32, "Zen 5, 512-bit FMA datapath")
+        }),
+        (VendorFamily::Intel, 6) => match model {
+            0x2A | 0x2D | 0x3A | 0x3E => Some(fig(8, "Sandy/Ivy Bridge, AVX without FMA")),
+            0x3C | 0x3F | 0x45 | 0x46 | 0x3D | 0x47 | 0x4F | 0x56 | 0x4E | 0x5E | 0x8E | 0x9E
+            | 0xA5 | 0xA6 => Some(fig(16, "Haswell to Comet Lake, two 256-bit FMA units")),
+            0x97 | 0x9A | 0xB7 | 0xBA | 0xBF | 0xAA | 0xAC | 0xBD | 0xC5 | 0xC6 | 0xB5 => {
+                Some(fig(
+                    16,
+                    "Alder Lake or later client P-core, two 256-bit FMA units",
+                ))
+            }
+            0x7D | 0x7E | 0x8C | 0x8D | 0xA7 => Some(fig(
+                16,
+                "Ice/Tiger/Rocket Lake client, one 512-bit FMA unit",
+            )),
+            0x6A | 0x6C | 0x8F | 0xCF | 0xAD | 0xAE => {
+                Some(fig(32, "Ice Lake-SP or later Xeon, two 512-bit FMA units"))
+            }
+            0x57 | 0x85 => Some(fig(32, "Xeon Phi, two 512-bit FMA units")),
+            0x55 => Some(match xeon_fma_units(brand) {
+                Some(2) => fig(
+                    32,
+                    "Skylake-SP/Cascade Lake with two 512-bit FMA units (by its brand)",
+                ),
+                Some(_) => fig(
+                    16,
+                    "Skylake-SP/Cascade Lake with one 512-bit FMA unit (by its brand)",
+                ),
+                None => FlopsFigure {
+                    per_cycle: 32,
+                    basis: format!(
+                        "family {family} model {model}: Skylake-SP/Cascade Lake, one or two 512-bit FMA units (the brand does not tell)"
+                    ),
+                    upper_bound: true,
+                },
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The model-based figure checked against the features: a model whose cores lack what the CPU
+/// reports (AMX on a client core, AVX-512 on an AVX2-only one) is a hypervisor's invention.
+fn model_contradicts(fig: &FlopsFigure, simd: &[String]) -> bool {
+    let has = |f: &str| simd.iter().any(|s| s == f);
+    (has("amx_tile") && fig.per_cycle < 32) || (has("avx512f") && fig.per_cycle < 16)
+}
+
+/// The FLOPs figure for this CPU: family/model first (x86), then the microarchitecture name,
+/// then the SIMD alone, which is an upper bound.
+pub fn fp64_figure(
+    vendor: VendorFamily,
+    family_model: Option<(u32, u32)>,
+    brand: &str,
+    microarch: Option<&str>,
+    simd: &[String],
+    hypervisor: bool,
+) -> Option<FlopsFigure> {
+    if let Some((family, model)) = family_model
+        && let Some(fig) = fp64_flops_by_model(vendor, family, model, brand)
+        && !model_contradicts(&fig, simd)
+    {
+        return Some(fig);
+    }
+    if simd.iter().any(|s| s == "amx_tile") {
+        return Some(FlopsFigure {
+            per_cycle: 32,
+            basis: "AMX: a Sapphire Rapids or later Xeon core, two 512-bit FMA units".into(),
+            upper_bound: false,
+        });
+    }
+    let masked = hypervisor && family_model.is_some();
+    if let Some(u) = microarch
+        && let Some(n) = fp64_flops_per_cycle(u)
+        && !masked
+    {
+        return Some(FlopsFigure {
+            per_cycle: n,
+            basis: format!("microarchitecture {u}"),
+            upper_bound: false,
+        });
+    }
+    fp64_flops_from_simd(simd).map(|n| FlopsFigure {
+        per_cycle: n,
+        basis: if hypervisor {
+            "from the instruction set only: the hypervisor hides the CPU model".into()
+        } else {
+            "from the instruction set only: the CPU model is not in blasfix's table".into()
+        },
+        upper_bound: true,
+    })
+}
+
 /// FLOPs per cycle implied by the SIMD alone, for unknown microarchitectures.
 pub fn fp64_flops_from_simd(simd: &[String]) -> Option<u32> {
     let has = |f: &str| simd.iter().any(|s| s == f);
@@ -556,7 +750,7 @@ pub fn peak_gflops(cpu: &CpuFacts, threads: usize, single: bool) -> Option<f64> 
     let mhz = cpu.base_mhz.filter(|m| *m > 0)?;
     let fpc = cpu.fp64_flops_per_cycle?;
     let mut cores = threads.min(cpu.usable_cpus.max(1));
-    if let Some(p) = cpu.physical_cores.filter(|p| *p > 0) {
+    if let Some(p) = cpu.physical_usable().filter(|p| *p > 0) {
         cores = cores.min(p);
     }
     if cores == 0 {
@@ -891,10 +1085,14 @@ pub fn assemble(parts: CpuParts) -> CpuFacts {
         .unwrap_or(1)
         .max(1);
     let affinity_cpus = parts.affinity.as_ref().map(Vec::len).filter(|n| *n > 0);
-    let physical_cores = sysctl.physical_cpus.or_else(|| {
-        count_physical_cores(&parts.topology, parts.affinity.as_deref())
-            .or_else(|| count_physical_cores(&info.topology(), parts.affinity.as_deref()))
-    });
+    let physical_in = |affinity: Option<&[usize]>| {
+        sysctl.physical_cpus.or_else(|| {
+            count_physical_cores(&parts.topology, affinity)
+                .or_else(|| count_physical_cores(&info.topology(), affinity))
+        })
+    };
+    let physical_cores = physical_in(None);
+    let usable_physical_cores = physical_in(parts.affinity.as_deref());
     let quota_cap = parts
         .quota
         .as_ref()
@@ -934,10 +1132,16 @@ pub fn assemble(parts: CpuParts) -> CpuFacts {
                 .map(|k| (k / 1000) as u32)
                 .filter(|m| *m > 0)
         });
-    let fp64 = microarch
-        .as_deref()
-        .and_then(fp64_flops_per_cycle)
-        .or_else(|| fp64_flops_from_simd(&simd));
+    let x86 = matches!(machine.as_str(), "x86_64" | "x86" | "i686" | "amd64");
+    let hypervisor = parts.cpuid.as_ref().and_then(|c| c.hypervisor.clone());
+    let figure = fp64_figure(
+        vendor_family,
+        family.zip(model).filter(|_| x86 && !apple_hw),
+        brand.as_deref().unwrap_or(""),
+        microarch.as_deref(),
+        &simd,
+        hypervisor.is_some(),
+    );
 
     CpuFacts {
         arch: parts.process_arch.clone(),
@@ -948,6 +1152,7 @@ pub fn assemble(parts: CpuParts) -> CpuFacts {
         simd,
         logical_cpus,
         physical_cores,
+        usable_physical_cores,
         usable_cpus,
         affinity_cpus,
         cpu_quota: parts.quota.as_ref().map(|q| q.cpus),
@@ -955,9 +1160,11 @@ pub fn assemble(parts: CpuParts) -> CpuFacts {
         subdir,
         process_subdir,
         rosetta: is_mac && sysctl.translated,
-        hypervisor: parts.cpuid.as_ref().and_then(|c| c.hypervisor.clone()),
+        hypervisor,
         base_mhz,
-        fp64_flops_per_cycle: fp64,
+        fp64_flops_per_cycle: figure.as_ref().map(|f| f.per_cycle),
+        fp64_basis: figure.as_ref().map(|f| f.basis.clone()),
+        fp64_upper_bound: figure.as_ref().is_some_and(|f| f.upper_bound),
         family,
         model,
         cpu_part,
@@ -1714,7 +1921,11 @@ CPU revision\t: 1
         );
         assert_eq!(f.physical_cores, Some(4));
         let f = assemble(parts(Some(vec![0, 4]), None));
-        assert_eq!((f.usable_cpus, f.physical_cores), (2, Some(1)));
+        // Physical cores are the machine's; the affinity mask shrinks only the usable ones.
+        assert_eq!(
+            (f.usable_cpus, f.physical_cores, f.usable_physical_cores),
+            (2, Some(4), Some(1))
+        );
         let f = assemble(parts(None, Some(0.5)));
         assert_eq!(f.usable_cpus, 1);
         let f = assemble(parts(None, None));
@@ -1866,6 +2077,121 @@ CPU revision\t: 1
             ..linux("x86_64", "processor : 0\nvendor_id : Foo\nflags : sse\n")
         };
         assert_eq!(assemble(p).fp64_flops_per_cycle, Some(16));
+    }
+
+    #[test]
+    fn flops_from_family_and_model() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let avx512 = s(&["avx", "avx2", "fma", "avx512f"]);
+        // The Zen 4 guest of the issue: family 25 model 17, archspec only says x86_64_v4.
+        let f = fp64_figure(
+            VendorFamily::Amd,
+            Some((25, 17)),
+            "AMD EPYC 9R14",
+            Some("x86_64_v4"),
+            &avx512,
+            true,
+        )
+        .expect("known");
+        assert_eq!((f.per_cycle, f.upper_bound), (16, false));
+        assert!(f.basis.contains("Zen 4"), "{}", f.basis);
+        for (fam, model, want) in [
+            (0x17, 0x01, 8),
+            (0x17, 0x31, 16),
+            (0x19, 0x01, 16),
+            (0x19, 0x61, 16),
+            (0x1A, 0x02, 32),
+            (0x1A, 0x44, 32),
+            (0x1A, 0x24, 16),
+        ] {
+            let f = fp64_flops_by_model(VendorFamily::Amd, fam, model, "").expect("amd");
+            assert_eq!(f.per_cycle, want, "{fam:#x} {model:#x}");
+        }
+        assert_eq!(
+            fp64_flops_by_model(VendorFamily::Hygon, 0x18, 0, "").map(|f| f.per_cycle),
+            Some(8)
+        );
+        // Skylake-SP/Cascade Lake: the brand tells one or two 512-bit FMA units.
+        let sky =
+            |brand: &str| fp64_flops_by_model(VendorFamily::Intel, 6, 0x55, brand).expect("0x55");
+        assert_eq!(
+            sky("Intel(R) Xeon(R) Platinum 8280 CPU @ 2.70GHz").per_cycle,
+            32
+        );
+        assert_eq!(
+            sky("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz").per_cycle,
+            32
+        );
+        assert_eq!(
+            sky("Intel(R) Xeon(R) Gold 5218 CPU @ 2.30GHz").per_cycle,
+            16
+        );
+        assert_eq!(
+            sky("Intel(R) Xeon(R) Gold 5122 CPU @ 3.60GHz").per_cycle,
+            32
+        );
+        assert_eq!(
+            sky("Intel(R) Xeon(R) Silver 4214 CPU @ 2.20GHz").per_cycle,
+            16
+        );
+        let unknown = sky("Intel Xeon Processor (Cascadelake)");
+        assert_eq!((unknown.per_cycle, unknown.upper_bound), (32, true));
+        assert_eq!(
+            fp64_flops_by_model(VendorFamily::Intel, 6, 0x8F, "").map(|f| f.per_cycle),
+            Some(32)
+        );
+        assert_eq!(
+            fp64_flops_by_model(VendorFamily::Intel, 6, 0x3C, "").map(|f| f.per_cycle),
+            Some(16)
+        );
+        assert_eq!(
+            fp64_flops_by_model(VendorFamily::Intel, 6, 0x2A, "").map(|f| f.per_cycle),
+            Some(8)
+        );
+        // A hypervisor that reports a client model with AMX: the model is invented, AMX tells.
+        let amx = s(&["avx2", "fma", "avx512f", "amx_tile"]);
+        let f = fp64_figure(
+            VendorFamily::Intel,
+            Some((6, 0xA7)),
+            "Intel(R) Xeon(R) Processor",
+            Some("icelake"),
+            &amx,
+            true,
+        )
+        .expect("amx");
+        assert_eq!((f.per_cycle, f.upper_bound), (32, false));
+        // A model not in the table inside a VM: only the ISA is left, and it is an upper bound.
+        let f = fp64_figure(
+            VendorFamily::Amd,
+            Some((15, 107)),
+            "QEMU Virtual CPU",
+            Some("x86_64_v4"),
+            &avx512,
+            true,
+        )
+        .expect("isa");
+        assert_eq!((f.per_cycle, f.upper_bound), (32, true));
+        assert!(f.basis.contains("hypervisor"), "{}", f.basis);
+        // aarch64 and Apple keep the microarchitecture table.
+        let f = fp64_figure(
+            VendorFamily::Arm,
+            None,
+            "",
+            Some("neoverse_v1"),
+            &s(&["neon", "sve"]),
+            false,
+        )
+        .expect("arm");
+        assert_eq!((f.per_cycle, f.upper_bound), (16, false));
+        // The assembled facts carry it.
+        let z = assemble(linux("x86_64", ZEN4));
+        assert_eq!(z.fp64_flops_per_cycle, Some(16));
+        assert!(
+            z.fp64_basis
+                .as_deref()
+                .is_some_and(|b| b.contains("family 25 model 97"))
+        );
+        assert!(!z.fp64_upper_bound);
     }
 
     #[test]

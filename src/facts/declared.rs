@@ -14,6 +14,8 @@ use crate::facts::prefix::{DistInfo, PrefixFacts, Record};
 pub enum NumpySource {
     Conda,
     Pip,
+    /// The distribution's package (Debian's python3-numpy, Fedora's python3-numpy).
+    Distribution,
 }
 
 /// NumPy as the environment declares it.
@@ -65,6 +67,8 @@ fn family_label(r: &Record) -> String {
         Some(ChannelFamily::CondaForge) => "conda-forge".to_string(),
         Some(ChannelFamily::Defaults) => "defaults".to_string(),
         Some(ChannelFamily::Pip) => "pypi".to_string(),
+        Some(ChannelFamily::Debian) => "debian".to_string(),
+        Some(ChannelFamily::Fedora) => "fedora".to_string(),
         Some(ChannelFamily::Other) => {
             let src = r.channel.as_deref().or(r.url.as_deref()).unwrap_or("");
             let masked = crate::facts::mirrors::mask(src);
@@ -183,6 +187,14 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
         .and_then(|s| s.numpy_version_file.as_deref())
         .unwrap_or("numpy/version.py");
 
+    if files_rec.is_none()
+        && let Some(site) = site
+        && site.numpy_dir
+        && let Some(distro) = distro_numpy(p, site)
+    {
+        distro_scheme(p, distro, &mut out);
+        return out;
+    }
     let source = match (files_rec, foreign.is_empty()) {
         (Some(rec), false) => pip_over_conda(
             rec,
@@ -287,6 +299,153 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
         }
     }
     out
+}
+
+/// NumPy installed by the distribution: dpkg owns its files (Debian, Ubuntu), or its dist-info
+/// says `INSTALLER: rpm` (Fedora, RHEL).
+enum DistroNumpy<'a> {
+    Dpkg(&'a crate::facts::distro::Package),
+    Rpm(&'a DistInfo),
+}
+
+fn distro_numpy<'a>(
+    p: &'a PrefixFacts,
+    site: &'a crate::facts::prefix::SitePackages,
+) -> Option<DistroNumpy<'a>> {
+    if let Some(pkg) = p.distro.as_ref().and_then(|d| d.numpy_package.as_ref()) {
+        return Some(DistroNumpy::Dpkg(pkg));
+    }
+    site.dists
+        .iter()
+        .find(|d| d.name == "numpy" && d.installer.as_deref() == Some("rpm"))
+        .map(DistroNumpy::Rpm)
+}
+
+/// The implementation a Debian package ships (`libopenblas0-openmp`, `libblis4-pthread`,
+/// `libatlas3-base`, `libblas3`, `libmkl-rt`, ...), with its build variant.
+pub fn impl_from_debian_package(name: &str) -> Option<(BlasImpl, Option<&'static str>)> {
+    let variant = |n: &str| {
+        if n.ends_with("-pthread") {
+            Some("pthreads")
+        } else if n.ends_with("-openmp") {
+            Some("openmp")
+        } else if n.ends_with("-serial") {
+            Some("serial")
+        } else {
+            None
+        }
+    };
+    let n = name;
+    Some(if n.starts_with("libopenblas") {
+        (BlasImpl::Openblas, variant(n))
+    } else if n.starts_with("libblis") {
+        (BlasImpl::Blis, variant(n))
+    } else if n.starts_with("libatlas") {
+        (BlasImpl::Atlas, None)
+    } else if n.starts_with("libblas3") || n.starts_with("liblapack3") {
+        (BlasImpl::Netlib, None)
+    } else if n.starts_with("libmkl") || n.starts_with("intel-mkl") {
+        (BlasImpl::Mkl, None)
+    } else if n.starts_with("libflexiblas") {
+        (BlasImpl::Flexiblas, None)
+    } else if n.starts_with("libarmpl") {
+        (BlasImpl::Armpl, None)
+    } else if n.starts_with("libnvpl") {
+        (BlasImpl::Nvpl, None)
+    } else {
+        return None;
+    })
+}
+
+/// A distribution's NumPy: Debian's links `libblas.so.3`, whose alternative decides (its
+/// target and the package owning it are the evidence); Fedora's links FlexiBLAS.
+fn distro_scheme(p: &PrefixFacts, numpy: DistroNumpy<'_>, out: &mut DeclaredBlas) {
+    match numpy {
+        DistroNumpy::Dpkg(pkg) => {
+            out.family = Some(ChannelFamily::Debian);
+            let upstream = pkg
+                .version
+                .split_once(':')
+                .map_or(pkg.version.as_str(), |(_, v)| v);
+            let upstream = upstream.rsplit_once('-').map_or(upstream, |(v, _)| v);
+            out.numpy = NumpyFacts {
+                version: Some(upstream.to_string()),
+                source: Some(NumpySource::Distribution),
+                family: Some(ChannelFamily::Debian),
+                build: Some(pkg.version.clone()),
+                record: Some(format!("{} {} (dpkg)", pkg.name, pkg.version)),
+                ..Default::default()
+            };
+            out.evidence.push(format!(
+                "{} {} [dpkg] links libblas.so.3 and liblapack.so.3, chosen by update-alternatives",
+                pkg.name, pkg.version
+            ));
+            let Some(distro) = p.distro.as_ref() else {
+                return;
+            };
+            let Some(alt) = distro.alternative("libblas.so.3") else {
+                out.implementation = BlasImpl::Unknown;
+                out.evidence
+                    .push("no libblas.so.3 alternative is registered".into());
+                return;
+            };
+            let describe_alt = |a: &crate::facts::distro::Alternative| {
+                format!(
+                    "{} ({}) -> {}{}",
+                    a.name,
+                    a.mode.as_deref().unwrap_or("mode unknown"),
+                    a.target
+                        .as_ref()
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_else(|| "no link".into()),
+                    a.owner
+                        .as_ref()
+                        .map(|o| format!(" [{} {}]", o.name, o.version))
+                        .unwrap_or_default()
+                )
+            };
+            out.evidence.push(describe_alt(alt));
+            let by_owner = alt
+                .owner
+                .as_ref()
+                .and_then(|o| impl_from_debian_package(&o.name))
+                .map(|(i, _)| i);
+            let by_path = alt
+                .target
+                .as_deref()
+                .and_then(crate::facts::linkage::classify_path);
+            out.implementation = by_owner.or(by_path).unwrap_or(BlasImpl::Unknown);
+            if !out.implementation.is_concrete() {
+                out.evidence.push(format!(
+                    "{}: no installed package owns the target and its directory names no implementation",
+                    alt.name
+                ));
+            }
+            for stem in ["liblapack.so.3", "libopenblas.so.0"] {
+                if let Some(a) = distro.alternative(stem)
+                    && (stem != "libopenblas.so.0" || out.implementation == BlasImpl::Openblas)
+                {
+                    out.evidence.push(describe_alt(a));
+                }
+            }
+        }
+        DistroNumpy::Rpm(dist) => {
+            out.family = Some(ChannelFamily::Fedora);
+            out.implementation = BlasImpl::Flexiblas;
+            out.numpy = NumpyFacts {
+                version: Some(dist.version.clone()),
+                source: Some(NumpySource::Distribution),
+                family: Some(ChannelFamily::Fedora),
+                dist_info: Some(dist.dir.clone()),
+                installer: dist.installer.clone(),
+                ..Default::default()
+            };
+            out.evidence.push(format!(
+                "{} (INSTALLER: rpm): the distribution's NumPy, built against FlexiBLAS, which loads the backend its configuration names",
+                dist.dir
+            ));
+        }
+    }
 }
 
 fn pick_dist<'a>(foreign: &[&'a DistInfo], in_files: Option<&str>) -> &'a DistInfo {
@@ -970,6 +1129,85 @@ mod tests {
             &["numpy.libs/libopenblasp-r0-ae94cfde.3.9.dev.so"],
         ));
         assert_eq!(declared(&f).implementation, BlasImpl::Mkl);
+    }
+
+    fn debian_numpy(alt_target: &str, owner: &str) -> PrefixFacts {
+        use crate::facts::distro::{Alternative, DistroFacts, Package};
+        let pkg = |n: &str, v: &str| Package {
+            name: n.into(),
+            version: v.into(),
+        };
+        let mut s = site(
+            vec![DistInfo {
+                dir: "numpy-1.24.2.egg-info".into(),
+                name: "numpy".into(),
+                version: "1.24.2".into(),
+                ..Default::default()
+            }],
+            Some("1.24.2"),
+            &[],
+        );
+        s.path = PathBuf::from("/usr/lib/python3/dist-packages");
+        PrefixFacts {
+            prefix: PathBuf::from("/usr"),
+            site: Some(s),
+            distro: Some(DistroFacts {
+                manager: Some("dpkg".into()),
+                triplet: Some("x86_64-linux-gnu".into()),
+                numpy_package: Some(pkg("python3-numpy", "1:1.24.2-1+deb12u1")),
+                alternatives: vec![Alternative {
+                    name: "libblas.so.3-x86_64-linux-gnu".into(),
+                    target: Some(PathBuf::from(alt_target)),
+                    mode: Some("manual".into()),
+                    candidates: vec![],
+                    owner: Some(pkg(owner, "1")),
+                }],
+                blas_packages: vec![pkg(owner, "1")],
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn debian_numpy_is_declared_by_its_alternative_and_its_owner() {
+        for (target, owner, want) in [
+            (
+                "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3",
+                "libopenblas0-openmp",
+                BlasImpl::Openblas,
+            ),
+            (
+                "/usr/lib/x86_64-linux-gnu/atlas/libblas.so.3",
+                "libatlas3-base",
+                BlasImpl::Atlas,
+            ),
+            (
+                "/usr/lib/x86_64-linux-gnu/blis-pthread/libblas.so.3",
+                "libblis4-pthread",
+                BlasImpl::Blis,
+            ),
+            (
+                "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3",
+                "libblas3",
+                BlasImpl::Netlib,
+            ),
+        ] {
+            let d = declared(&debian_numpy(target, owner));
+            assert_eq!(d.implementation, want, "{target}: {d:?}");
+            assert_eq!(d.family, Some(ChannelFamily::Debian));
+            assert_eq!(d.numpy.source, Some(NumpySource::Distribution));
+            assert_eq!(d.numpy.version.as_deref(), Some("1.24.2"));
+            assert!(
+                d.evidence
+                    .iter()
+                    .any(|e| e.contains(target) && e.contains(owner)),
+                "{:?}",
+                d.evidence
+            );
+        }
+        // The package decides even where the directory would not tell.
+        let d = declared(&debian_numpy("/opt/vendor/libblas.so.3", "libmkl-rt"));
+        assert_eq!(d.implementation, BlasImpl::Mkl);
     }
 
     #[test]

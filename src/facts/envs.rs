@@ -71,6 +71,15 @@ pub enum LocateError {
     NoSuchName { name: String, searched: String },
     #[error("{path}: no such directory")]
     NoSuchPath { path: PathBuf },
+    /// An activation variable names a directory that is gone (a stale shell).
+    #[error(
+        "{var} is {path}, which does not exist: a stale activation? (`conda deactivate` or `deactivate`, or unset {var}, or pass -p PATH)"
+    )]
+    StaleVariable { var: &'static str, path: PathBuf },
+    #[error(
+        "{path}: permission denied (cannot look inside it to see whether it is an environment)"
+    )]
+    PermissionDenied { path: PathBuf },
     #[error("{path}: not an environment (no conda-meta/, no pyvenv.cfg, no Python)")]
     NotAnEnv { path: PathBuf },
     /// Nothing selected and nothing active: no -p/-n, CONDA_PREFIX, VIRTUAL_ENV or python3.
@@ -88,6 +97,11 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         if !p.exists() {
             return Err(LocateError::NoSuchPath { path: p });
         }
+        if let Err(e) = std::fs::read_dir(&p)
+            && e.kind() == std::io::ErrorKind::PermissionDenied
+        {
+            return Err(LocateError::PermissionDenied { path: p });
+        }
         if !is_env(&p) {
             return Err(LocateError::NotAnEnv { path: p });
         }
@@ -98,7 +112,10 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         (p, how, Some(n.clone()))
     } else if let Some(p) = env.path("CONDA_PREFIX") {
         if !p.is_dir() {
-            return Err(LocateError::NoSuchPath { path: p });
+            return Err(LocateError::StaleVariable {
+                var: "CONDA_PREFIX",
+                path: p,
+            });
         }
         let name = env
             .get("CONDA_DEFAULT_ENV")
@@ -107,7 +124,10 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         (p, "CONDA_PREFIX".to_string(), name)
     } else if let Some(p) = env.path("VIRTUAL_ENV") {
         if !p.is_dir() {
-            return Err(LocateError::NoSuchPath { path: p });
+            return Err(LocateError::StaleVariable {
+                var: "VIRTUAL_ENV",
+                path: p,
+            });
         }
         (p, "VIRTUAL_ENV".to_string(), None)
     } else {
@@ -152,17 +172,20 @@ pub fn is_env(p: &Path) -> bool {
     p.join("conda-meta").is_dir() || p.join("pyvenv.cfg").is_file() || python_of(p).is_some()
 }
 
-/// The environment's Python: bin/python3, bin/python, python.exe, Scripts/python.exe.
+/// The environment's Python: bin/python3, bin/python, python.exe, Scripts/python.exe. A symlink
+/// whose target is gone counts (the probe then says so) when no working one exists.
 pub fn python_of(prefix: &Path) -> Option<PathBuf> {
-    [
+    let names = [
         "bin/python3",
         "bin/python",
         "python.exe",
         "Scripts/python.exe",
-    ]
-    .iter()
-    .map(|r| prefix.join(r))
-    .find(|p| p.is_file())
+    ];
+    let candidates = || names.iter().map(|r| prefix.join(r));
+    candidates().find(|p| p.is_file()).or_else(|| {
+        candidates()
+            .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
+    })
 }
 
 /// The root (base) prefix: CONDA_ROOT, _CONDA_ROOT, two levels above CONDA_EXE
@@ -681,6 +704,31 @@ mod tests {
         let env = snap(&[("VIRTUAL_ENV", venv.to_str().expect("utf8"))]);
         let l = locate(&Selector::default(), &env).expect("venv");
         assert_eq!((l.how.as_str(), l.kind), ("VIRTUAL_ENV", EnvKind::Venv));
+    }
+
+    #[test]
+    fn stale_activation_variables_are_named() {
+        let d = tmp();
+        let gone = d.path().join("gone");
+        for var in ["CONDA_PREFIX", "VIRTUAL_ENV"] {
+            let env = snap(&[(var, gone.to_str().expect("utf8"))]);
+            let e = locate(&Selector::default(), &env).unwrap_err();
+            assert!(matches!(e, LocateError::StaleVariable { .. }), "{e:?}");
+            let msg = e.to_string();
+            assert!(msg.starts_with(var) && msg.contains("stale"), "{msg}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_interpreter_link_is_still_the_environments_python() {
+        let d = tmp();
+        let venv = d.path().join("venv");
+        fs::create_dir_all(venv.join("bin")).expect("mkdir");
+        fs::write(venv.join("pyvenv.cfg"), "home = /nowhere/bin\n").expect("write");
+        std::os::unix::fs::symlink("/nowhere/bin/python3.11", venv.join("bin/python3"))
+            .expect("symlink");
+        assert_eq!(python_of(&venv), Some(venv.join("bin/python3")));
     }
 
     #[test]

@@ -30,6 +30,35 @@ pub struct LinkChain {
     /// Each hop: the name as written, then the resolved file (symlinks followed).
     pub hops: Vec<LinkHop>,
     pub implementation: BlasImpl,
+    /// What the library's own files tell beyond its name: "pthreads", "openmp", "serial"
+    /// (OpenBLAS, BLIS), "AMD AOCL", "backend OPENBLAS-OPENMP (/etc/flexiblasrc)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// How the last library was named ("file name libopenblasp-r0.3.21.so", "directory
+    /// atlas/", "exports bli_thread_get_num_threads"), or why it could not be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+}
+
+/// A library named by its own evidence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub implementation: BlasImpl,
+    pub detail: Option<String>,
+    pub evidence: Option<String>,
+}
+
+impl Identity {
+    fn new(implementation: BlasImpl, evidence: impl Into<String>) -> Self {
+        Identity {
+            implementation,
+            detail: None,
+            evidence: Some(evidence.into()),
+        }
+    }
+    fn unknown(reason: impl Into<String>) -> Self {
+        Identity::new(BlasImpl::Unknown, reason)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
@@ -89,15 +118,57 @@ pub struct LinkageFacts {
 pub struct LoaderEnv {
     /// `LD_LIBRARY_PATH` split on `:` (ELF only; searched after RPATH, before RUNPATH).
     pub ld_library_path: Vec<PathBuf>,
+    /// The backend FlexiBLAS would load and where that was set (`FLEXIBLAS`, `~/.flexiblasrc`,
+    /// `/etc/flexiblasrc`, `/etc/flexiblasrc.d/*.conf`).
+    pub flexiblas: Option<(String, String)>,
 }
 
 impl LoaderEnv {
-    /// From the process environment.
+    /// From the process environment (and FlexiBLAS's configuration files).
     pub fn capture(env: &crate::facts::snapshot::EnvSnapshot) -> Self {
+        let read = |p: &Path| std::fs::read_to_string(p).ok();
         LoaderEnv {
             ld_library_path: split_path_list(env.get("LD_LIBRARY_PATH").unwrap_or("")),
+            flexiblas: flexiblas_backend(env.get("FLEXIBLAS"), env.home.as_deref(), &read),
         }
     }
+}
+
+/// The backend FlexiBLAS selects, as it does: the `FLEXIBLAS` variable, else `default =` in
+/// `~/.flexiblasrc`, then `/etc/flexiblasrc`, then `/etc/flexiblasrc.d/*.conf` (the user's file
+/// wins). Returns (backend, where it was set); None when nothing names one (FlexiBLAS then uses
+/// its compiled-in default, usually NETLIB).
+pub fn flexiblas_backend(
+    var: Option<&str>,
+    home: Option<&Path>,
+    read: &dyn Fn(&Path) -> Option<String>,
+) -> Option<(String, String)> {
+    if let Some(v) = var.map(str::trim).filter(|v| !v.is_empty()) {
+        return Some((v.to_string(), "FLEXIBLAS".into()));
+    }
+    let default_in = |text: &str| {
+        text.lines()
+            .map(|l| l.split(['#', ';']).next().unwrap_or("").trim())
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("default"))
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let mut files: Vec<PathBuf> = home.map(|h| h.join(".flexiblasrc")).into_iter().collect();
+    files.push(PathBuf::from("/etc/flexiblasrc"));
+    let mut conf: Vec<PathBuf> = std::fs::read_dir("/etc/flexiblasrc.d")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
+    conf.sort();
+    files.extend(conf);
+    files.iter().find_map(|f| {
+        let text = read(f)?;
+        default_in(&text).map(|b| (b, f.display().to_string()))
+    })
 }
 
 /// Extension modules whose links decide NumPy's BLAS and LAPACK (directory, file-name prefix).
@@ -143,6 +214,7 @@ pub fn inspect_with(
         arch: subdir_hint.and_then(arch_of_subdir).or_else(host_arch),
         env: loader_env,
         system_dirs: None,
+        identified: std::collections::HashMap::new(),
         problems: Vec::new(),
     };
     for module in modules {
@@ -188,8 +260,25 @@ fn is_extension_module(name: &str, stem: &str) -> bool {
             .any(|ext| name.ends_with(ext))
 }
 
-/// The common implementation of the chains that name one; Ambiguous when they disagree.
+/// The implementation NumPy's BLAS calls go to: the chains of `_multiarray_umath` (where GEMM
+/// is called) when they name one, else all chains; Ambiguous when they disagree. LAPACK served by
+/// another library (Debian's BLIS has none; `liblapack.so.3` stays on OpenBLAS) does not make
+/// the BLAS ambiguous.
 pub fn aggregate(chains: &[LinkChain]) -> BlasImpl {
+    let gemm: Vec<LinkChain> = chains
+        .iter()
+        .filter(|c| {
+            file_name(&c.module).starts_with("_multiarray_umath") && c.implementation.is_concrete()
+        })
+        .cloned()
+        .collect();
+    if !gemm.is_empty() {
+        return aggregate_all(&gemm);
+    }
+    aggregate_all(chains)
+}
+
+fn aggregate_all(chains: &[LinkChain]) -> BlasImpl {
     let mut found = chains
         .iter()
         .map(|c| c.implementation)
@@ -225,6 +314,8 @@ pub fn looks_blas(needed: &str) -> bool {
         "veclib",
         "nvpl",
         "armpl",
+        "atlas",
+        "aocl",
     ]
     .iter()
     .any(|k| base.contains(k))
@@ -300,6 +391,20 @@ fn classify_basename(base: &str) -> Option<BlasImpl> {
         Some(BlasImpl::Accelerate)
     } else if starts(&["libnvpl_blas", "libnvpl_lapack"]) {
         Some(BlasImpl::Nvpl)
+    } else if starts(&["libaocl-blas", "libaocl_blas", "libamdblis"]) {
+        Some(BlasImpl::Blis)
+    } else if starts(&["libflexiblas", "flexiblas"]) {
+        Some(BlasImpl::Flexiblas)
+    } else if starts(&[
+        "libatlas",
+        "libsatlas",
+        "libtatlas",
+        "libptf77blas",
+        "libf77blas",
+    ]) {
+        Some(BlasImpl::Atlas)
+    } else if starts(&["libarmpl"]) {
+        Some(BlasImpl::Armpl)
     } else {
         None
     }
@@ -312,6 +417,10 @@ fn classify_debian_dir(dir: &str) -> Option<BlasImpl> {
         Some(BlasImpl::Openblas)
     } else if d.starts_with("blis") {
         Some(BlasImpl::Blis)
+    } else if d == "atlas" || d.starts_with("atlas-") {
+        Some(BlasImpl::Atlas)
+    } else if d.starts_with("flexiblas") {
+        Some(BlasImpl::Flexiblas)
     } else if d == "blas" || d == "lapack" {
         Some(BlasImpl::Netlib)
     } else if d.starts_with("mkl") || d == "intel64" {
@@ -328,11 +437,154 @@ pub fn classify_symbol(name: &str) -> Option<BlasImpl> {
         Some(BlasImpl::Openblas)
     } else if name.starts_with("MKL_Get_Max_Threads") || name.starts_with("mkl_get_max_threads") {
         Some(BlasImpl::Mkl)
-    } else if name.starts_with("bli_thread_get_num_threads") {
+    } else if name.starts_with("bli_thread_get_num_threads") || name.starts_with("bli_info_get_") {
         Some(BlasImpl::Blis)
+    } else if name.starts_with("flexiblas_") {
+        Some(BlasImpl::Flexiblas)
+    } else if name.starts_with("ATL_") || name.starts_with("atl_f77wrap_") {
+        Some(BlasImpl::Atlas)
+    } else if name == "armplversion" || name == "armplinfo" {
+        Some(BlasImpl::Armpl)
+    } else if name.starts_with("nvpl_blas_") {
+        Some(BlasImpl::Nvpl)
     } else {
         None
     }
+}
+
+/// Exported names that tell a build apart (threading, vendor), kept when scanning exports.
+fn is_build_marker(name: &str) -> bool {
+    name == "exec_blas_async"
+        || name == "blas_thread_init"
+        || name.starts_with("aocl_")
+        || name.starts_with("AOCL_")
+}
+
+/// Build details a library's own files tell: threading from its directory (Debian's
+/// `openblas-openmp/`), its name (`_gomp`, `_mp`, `libblis-mt`) or what it links (libgomp,
+/// libomp, libiomp5) and exports (OpenBLAS's thread server); AMD's AOCL build of BLIS.
+pub fn build_detail(
+    imp: BlasImpl,
+    real: &Path,
+    needed: &[String],
+    exports: &[String],
+) -> Option<String> {
+    let base = file_name(real).to_ascii_lowercase();
+    let dir = real
+        .parent()
+        .map(|d| file_name(d).to_ascii_lowercase())
+        .unwrap_or_default();
+    let omp = needed.iter().any(|n| {
+        let n = n.to_ascii_lowercase();
+        n.starts_with("libgomp") || n.starts_with("libomp") || n.starts_with("libiomp")
+    });
+    let dir_variant = dir.split_once('-').map(|(_, v)| v).and_then(|v| match v {
+        "pthread" | "pthreads" => Some("pthreads"),
+        "openmp" => Some("openmp"),
+        "serial" => Some("serial"),
+        _ => None,
+    });
+    match imp {
+        BlasImpl::Openblas => {
+            let threaded = exports
+                .iter()
+                .any(|e| e == "exec_blas_async" || e == "blas_thread_init");
+            let v = match (dir_variant, omp) {
+                (Some(v), _) => v,
+                (None, true) => "openmp",
+                (None, false) if threaded => "pthreads",
+                (None, false) if exports.is_empty() => return None,
+                (None, false) => "serial",
+            };
+            Some(v.to_string())
+        }
+        BlasImpl::Blis => {
+            let aocl = base.contains("aocl")
+                || base.starts_with("libblis-mt")
+                || exports
+                    .iter()
+                    .any(|e| e.to_ascii_lowercase().starts_with("aocl_"));
+            let threads = dir_variant
+                .or(omp.then_some("openmp"))
+                .or((base.starts_with("libblis-mt") || base.contains("-mt"))
+                    .then_some("multithreaded"));
+            match (aocl, threads) {
+                (true, Some(t)) => Some(format!("AMD AOCL, {t}")),
+                (true, None) => Some("AMD AOCL".into()),
+                (false, t) => t.map(str::to_string),
+            }
+        }
+        BlasImpl::Nvpl => {
+            if base.contains("_gomp") {
+                Some("openmp".into())
+            } else if base.contains("_seq") {
+                Some("sequential".into())
+            } else {
+                None
+            }
+        }
+        BlasImpl::Armpl => Some(
+            if base.contains("_mp") {
+                "openmp"
+            } else {
+                "sequential"
+            }
+            .into(),
+        ),
+        BlasImpl::Atlas => Some(
+            if base.starts_with("libtatlas") || base.starts_with("libptf77blas") {
+                "threaded"
+            } else if base.starts_with("libsatlas") {
+                "serial"
+            } else {
+                return None;
+            }
+            .into(),
+        ),
+        _ => None,
+    }
+}
+
+/// The build details of a library file named `i` (threading: "pthreads", "openmp", "serial",
+/// ...): OpenBLAS's own naming where it tells (libopenblasp-r: pthreads, libopenblaso-r: OpenMP,
+/// libopenblas-r: serial; the scipy-openblas wheels are pthreads builds), except where Debian
+/// names its OpenMP build libopenblasp too (its directory tells there); otherwise what the file
+/// links and, only when needed, exports (`build_detail`).
+pub fn file_detail(i: BlasImpl, real: &Path, arch: Option<Architecture>) -> Option<String> {
+    let base = file_name(real).to_ascii_lowercase();
+    let named = base.starts_with("libscipy_openblas")
+        || base.starts_with("libopenblasp-r")
+        || base.starts_with("libopenblas64_p-r")
+        || base.starts_with("libopenblaso-r")
+        || base.starts_with("libopenblas-r");
+    let wants_exports = matches!(i, BlasImpl::Openblas | BlasImpl::Blis) && !named;
+    let needed = read_binary(real, arch)
+        .map(|b| b.needed)
+        .unwrap_or_default();
+    let dir_says = real
+        .parent()
+        .map(|d| file_name(d).contains('-'))
+        .unwrap_or(false);
+    let omp = needed
+        .iter()
+        .any(|n| n.contains("gomp") || n.contains("libomp") || n.contains("iomp"));
+    let exports = if wants_exports && !dir_says && !omp {
+        read_exports(real).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    build_detail(i, real, &needed, &exports).or_else(|| {
+        (i == BlasImpl::Openblas && named).then(|| {
+            if base.starts_with("libopenblaso-r") {
+                "openmp"
+            } else if base.starts_with("libopenblas-r") {
+                "serial"
+            } else {
+                "pthreads"
+            }
+            .to_string()
+        })
+    })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -725,9 +977,10 @@ where
     })
 }
 
-/// The implementation a library's exported symbols prove (ELF `.dynsym`, PE export names).
-/// This reads the symbol table: call it only for a file nothing else identifies.
-pub fn classify_exports(path: &Path) -> Option<BlasImpl> {
+/// The exported names of a library that name an implementation or tell its build apart
+/// (ELF `.dynsym`, PE export names). This reads the symbol table: call it only for a file whose
+/// name does not tell, or for build details. None when the file cannot be read.
+pub fn read_exports(path: &Path) -> Option<Vec<String>> {
     let file = File::open(path).ok()?;
     let cache = ReadCache::new(file);
     let data = &cache;
@@ -740,7 +993,19 @@ pub fn classify_exports(path: &Path) -> Option<BlasImpl> {
     }
 }
 
-fn elf_exports<'d, Elf, R>(data: R) -> Option<BlasImpl>
+/// The implementation a library's exported symbols prove, and the symbol.
+pub fn classify_exports(exports: &[String]) -> Option<(BlasImpl, &str)> {
+    exports
+        .iter()
+        .find_map(|n| classify_symbol(n).map(|i| (i, n.as_str())))
+}
+
+fn keep_export(name: &[u8]) -> Option<String> {
+    let n = String::from_utf8_lossy(name);
+    (classify_symbol(&n).is_some() || is_build_marker(&n)).then(|| n.into_owned())
+}
+
+fn elf_exports<'d, Elf, R>(data: R) -> Option<Vec<String>>
 where
     Elf: FileHeader<Endian = Endianness>,
     R: ReadRef<'d>,
@@ -750,14 +1015,17 @@ where
     let sections = header.sections(endian, data).ok()?;
     let symbols = sections.symbols(endian, data, elf::SHT_DYNSYM).ok()?;
     let names = symbols.strings();
-    symbols
-        .iter()
-        .filter(|s| s.st_shndx(endian) != elf::SHN_UNDEF)
-        .filter_map(|s| s.name(endian, names).ok())
-        .find_map(|n| classify_symbol(&String::from_utf8_lossy(n)))
+    Some(
+        symbols
+            .iter()
+            .filter(|s| s.st_shndx(endian) != elf::SHN_UNDEF)
+            .filter_map(|s| s.name(endian, names).ok())
+            .filter_map(keep_export)
+            .collect(),
+    )
 }
 
-fn pe_exports<'d, Pe, R>(data: R) -> Option<BlasImpl>
+fn pe_exports<'d, Pe, R>(data: R) -> Option<Vec<String>>
 where
     Pe: ImageNtHeaders,
     R: ReadRef<'d>,
@@ -766,11 +1034,16 @@ where
     let mut offset = dos.nt_headers_offset().into();
     let (nt, dirs) = Pe::parse(data, &mut offset).ok()?;
     let sections = nt.sections(data, offset).ok()?;
-    let table = dirs.export_table(data, &sections).ok()??;
-    table
-        .name_iter()
-        .filter_map(|(ptr, _)| table.name_from_pointer(ptr).ok())
-        .find_map(|n| classify_symbol(&String::from_utf8_lossy(n)))
+    let Some(table) = dirs.export_table(data, &sections).ok()? else {
+        return Some(Vec::new());
+    };
+    Some(
+        table
+            .name_iter()
+            .filter_map(|(ptr, _)| table.name_from_pointer(ptr).ok())
+            .filter_map(keep_export)
+            .collect(),
+    )
 }
 
 // ------------------------------------------------------------------------------------------
@@ -783,6 +1056,8 @@ struct Walker<'a> {
     env: &'a LoaderEnv,
     /// `ld.so.conf` + default directories, read on first ELF lookup.
     system_dirs: Option<Vec<PathBuf>>,
+    /// Identities already worked out, by real path (several modules reach the same library).
+    identified: std::collections::HashMap<PathBuf, Identity>,
     problems: Vec<Problem>,
 }
 
@@ -811,11 +1086,13 @@ impl Walker<'_> {
         for needed in info.needed.iter().filter(|n| looks_blas(n)) {
             let mut hops = Vec::new();
             let mut seen = Vec::new();
-            let implementation = self.follow(&node, needed, &mut hops, &mut seen, 1);
+            let id = self.follow(&node, needed, &mut hops, &mut seen, 1);
             chains.push(LinkChain {
                 module: module.to_path_buf(),
                 hops,
-                implementation,
+                implementation: id.implementation,
+                detail: id.detail,
+                evidence: id.evidence,
             });
         }
         chains
@@ -829,7 +1106,7 @@ impl Walker<'_> {
         hops: &mut Vec<LinkHop>,
         seen: &mut Vec<PathBuf>,
         depth: usize,
-    ) -> BlasImpl {
+    ) -> Identity {
         let (resolved, system) = self.resolve(node, needed);
         let real = resolved
             .as_ref()
@@ -846,33 +1123,41 @@ impl Walker<'_> {
             links,
         });
         if system {
-            return classify_path(Path::new(needed)).unwrap_or(BlasImpl::Unknown);
+            return match classify_path(Path::new(needed)) {
+                Some(i) => Identity::new(i, "a macOS system framework"),
+                None => Identity::unknown(format!("{needed} is a system library of no known BLAS")),
+            };
         }
         let Some(real) = real else {
             self.problems.push(Problem::at(
                 node.path,
                 format!("links {needed}, which the loader would not find"),
             ));
-            return classify_path(Path::new(needed))
-                .filter(|_| !is_generic_blas_name(needed))
-                .unwrap_or(BlasImpl::Unknown);
+            return match classify_path(Path::new(needed)).filter(|_| !is_generic_blas_name(needed))
+            {
+                Some(i) => Identity::new(i, format!("the name {needed} (file not found)")),
+                None => Identity::unknown(format!("{needed} was not found")),
+            };
         };
         let base = file_name(&real);
         if !is_generic_blas_name(&base)
             && let Some(i) = classify_path(&real)
         {
-            return i;
+            return self.identified(i, &real, format!("file name {base}"));
         }
         if seen.contains(&real) || depth >= MAX_DEPTH {
-            return classify_path(&real).unwrap_or(BlasImpl::Unknown);
+            return match classify_path(&real) {
+                Some(i) => self.identified(i, &real, format!("directory of {}", real.display())),
+                None => Identity::unknown(format!("{} links in a loop", real.display())),
+            };
         }
         seen.push(real.clone());
         // A generic libblas/libcblas/liblapack (or an unknown name): what does it link?
         let info = match read_binary(&real, self.arch) {
             Ok(i) => i,
             Err(e) => {
-                self.problems.push(Problem::at(&real, e));
-                return classify_path(&real).unwrap_or(BlasImpl::Unknown);
+                self.problems.push(Problem::at(&real, e.clone()));
+                return Identity::unknown(format!("{} could not be read: {e}", real.display()));
             }
         };
         // The loader's own RPATH (an ELF RUNPATH voids it), then what the loader inherited:
@@ -897,23 +1182,70 @@ impl Walker<'_> {
         };
         for dep in info.needed.iter().filter(|n| looks_blas(n)) {
             let mut sub = Vec::new();
-            let i = self.follow(&child, dep, &mut sub, seen, depth + 1);
-            if i.is_concrete() {
+            let id = self.follow(&child, dep, &mut sub, seen, depth + 1);
+            if id.implementation.is_concrete() {
                 hops.extend(sub);
-                return i;
+                return id;
             }
         }
+        let exports = read_exports(&real).unwrap_or_default();
+        if let Some((i, sym)) = classify_exports(&exports) {
+            let mut id = Identity::new(i, format!("{base} exports {sym}"));
+            id.detail = build_detail(i, &real, &info.needed, &exports);
+            return self.with_backend(id);
+        }
         if let Some(i) = classify_path(&real) {
-            return i;
+            let dir = real.parent().map(file_name).unwrap_or_default();
+            let mut id = Identity::new(i, format!("directory {dir}/"));
+            id.detail = build_detail(i, &real, &info.needed, &exports);
+            return self.with_backend(id);
         }
-        if let Some(i) = classify_exports(&real) {
-            return i;
+        Identity::unknown(format!(
+            "{} exports no function of OpenBLAS, MKL, BLIS, FlexiBLAS, ATLAS, ArmPL or NVPL, and \
+             neither its name nor its directory names an implementation (a reference BLAS \
+             looks like this, but so does any other plain BLAS build)",
+            real.display()
+        ))
+    }
+
+    /// An implementation named from `real`'s name or directory, with the build details its
+    /// dependencies and exports tell.
+    fn identified(&mut self, i: BlasImpl, real: &Path, evidence: String) -> Identity {
+        if let Some(id) = self.identified.get(real) {
+            return id.clone();
         }
-        if is_generic_blas_name(&base) {
-            // A real libblas/libcblas with no implementation's symbols: the reference BLAS.
-            return BlasImpl::Netlib;
+        let mut id = Identity::new(i, evidence);
+        id.detail = file_detail(i, real, self.arch);
+        let id = self.with_backend(id);
+        self.identified.insert(real.to_path_buf(), id.clone());
+        id
+    }
+
+    /// FlexiBLAS stands for the backend it loads, when its configuration names one.
+    fn with_backend(&self, mut id: Identity) -> Identity {
+        if id.implementation != BlasImpl::Flexiblas {
+            return id;
         }
-        BlasImpl::Unknown
+        match &self.env.flexiblas {
+            Some((backend, source)) => {
+                id.detail = Some(format!("backend {backend} ({source})"));
+                if let Some(i) =
+                    crate::facts::blas::impl_from_name(backend).filter(|i| i.is_concrete())
+                {
+                    id.implementation = i;
+                    id.evidence = Some(format!(
+                        "FlexiBLAS, whose backend {backend} is set in {source}"
+                    ));
+                }
+            }
+            None => {
+                id.detail = Some(
+                    "no FLEXIBLAS variable, ~/.flexiblasrc or /etc/flexiblasrc names a backend"
+                        .into(),
+                );
+            }
+        }
+        id
     }
 
     /// The path the loader would open for `needed` from `node` (None: not found), and whether
@@ -1104,6 +1436,11 @@ mod tests {
                 "/usr/lib/x86_64-linux-gnu/lapack/liblapack.so.3",
                 Some(Netlib),
             ),
+            ("/usr/lib/x86_64-linux-gnu/atlas/libblas.so.3", Some(Atlas)),
+            ("/usr/lib64/atlas/libsatlas.so.3", Some(Atlas)),
+            ("/usr/lib64/libflexiblas.so.3", Some(Flexiblas)),
+            ("/opt/arm/armpl/lib/libarmpl_lp64_mp.so", Some(Armpl)),
+            ("/opt/AMD/aocl/lib/libaocl-blas.so", Some(Blis)),
             ("/p/lib/libblas.so.3", Option::None),
             ("/p/lib/libcblas.so.3", Option::None),
             ("/p/lib/libgfortran.so.5", Option::None),
@@ -1157,6 +1494,156 @@ mod tests {
             Some(BlasImpl::Blis)
         );
         assert_eq!(classify_symbol("dgemm_"), None);
+        assert_eq!(classify_symbol("atl_f77wrap_dgemm_"), Some(BlasImpl::Atlas));
+        assert_eq!(classify_symbol("ATL_buildinfo"), Some(BlasImpl::Atlas));
+        assert_eq!(
+            classify_symbol("flexiblas_current_backend"),
+            Some(BlasImpl::Flexiblas)
+        );
+        assert_eq!(classify_symbol("armplversion"), Some(BlasImpl::Armpl));
+        assert_eq!(
+            classify_symbol("nvpl_blas_get_version"),
+            Some(BlasImpl::Nvpl)
+        );
+        let ex = vec!["dgemm_".to_string(), "bli_info_get_version_str".to_string()];
+        assert_eq!(
+            classify_exports(&ex),
+            Some((BlasImpl::Blis, "bli_info_get_version_str"))
+        );
+    }
+
+    #[test]
+    fn build_details_from_directory_needed_and_exports() {
+        use BlasImpl::*;
+        let p = |s: &str| PathBuf::from(s);
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let deb = "/usr/lib/x86_64-linux-gnu";
+        // Debian names the OpenMP build libopenblasp too: the directory tells.
+        assert_eq!(
+            build_detail(
+                Openblas,
+                &p(&format!("{deb}/openblas-openmp/libopenblasp-r0.3.21.so")),
+                &[],
+                &[]
+            )
+            .as_deref(),
+            Some("openmp")
+        );
+        let conda = p("/env/lib/libopenblasp-r0.3.28.so");
+        assert_eq!(
+            build_detail(Openblas, &conda, &s(&["libgomp.so.1", "libc.so.6"]), &[]).as_deref(),
+            Some("openmp")
+        );
+        assert_eq!(
+            build_detail(
+                Openblas,
+                &conda,
+                &s(&["libc.so.6"]),
+                &s(&["openblas_get_config", "exec_blas_async"])
+            )
+            .as_deref(),
+            Some("pthreads")
+        );
+        assert_eq!(
+            build_detail(
+                Openblas,
+                &conda,
+                &s(&["libc.so.6"]),
+                &s(&["openblas_get_config"])
+            )
+            .as_deref(),
+            Some("serial")
+        );
+        assert_eq!(build_detail(Openblas, &conda, &[], &[]), Option::None);
+        assert_eq!(
+            build_detail(
+                Blis,
+                &p(&format!("{deb}/blis-pthread/libblas.so.3")),
+                &[],
+                &[]
+            )
+            .as_deref(),
+            Some("pthreads")
+        );
+        assert_eq!(
+            build_detail(
+                Blis,
+                &p("/opt/AMD/aocl/lib/libblis-mt.so"),
+                &s(&["libgomp.so.1"]),
+                &[]
+            )
+            .as_deref(),
+            Some("AMD AOCL, openmp")
+        );
+        assert_eq!(
+            build_detail(Blis, &p("/x/libblis.so.4"), &[], &s(&["aocl_get_version"])).as_deref(),
+            Some("AMD AOCL")
+        );
+        assert_eq!(
+            build_detail(Nvpl, &p("/e/lib/libnvpl_blas_lp64_gomp.so.0"), &[], &[]).as_deref(),
+            Some("openmp")
+        );
+        assert_eq!(
+            build_detail(Armpl, &p("/opt/armpl/lib/libarmpl_lp64.so"), &[], &[]).as_deref(),
+            Some("sequential")
+        );
+        assert_eq!(
+            build_detail(Atlas, &p("/usr/lib64/atlas/libtatlas.so.3"), &[], &[]).as_deref(),
+            Some("threaded")
+        );
+        assert_eq!(
+            build_detail(Mkl, &p("/e/lib/libmkl_rt.so.2"), &[], &[]),
+            Option::None
+        );
+    }
+
+    #[test]
+    fn flexiblas_backend_from_variable_user_and_system_files() {
+        let home = Path::new("/home/u");
+        let files = |user: Option<&'static str>, system: Option<&'static str>| {
+            move |p: &Path| -> Option<String> {
+                if p == Path::new("/home/u/.flexiblasrc") {
+                    user.map(str::to_string)
+                } else if p == Path::new("/etc/flexiblasrc") {
+                    system.map(str::to_string)
+                } else {
+                    None
+                }
+            }
+        };
+        let read = files(None, Some("[__FLEXIBLAS__]\ndefault = OPENBLAS-OPENMP\n"));
+        assert_eq!(
+            flexiblas_backend(None, Some(home), &read),
+            Some(("OPENBLAS-OPENMP".into(), "/etc/flexiblasrc".into()))
+        );
+        let read = files(
+            Some("default=NETLIB # mine\n"),
+            Some("default = OPENBLAS-OPENMP\n"),
+        );
+        assert_eq!(
+            flexiblas_backend(None, Some(home), &read),
+            Some(("NETLIB".into(), "/home/u/.flexiblasrc".into()))
+        );
+        assert_eq!(
+            flexiblas_backend(Some("BLIS-SERIAL"), Some(home), &read),
+            Some(("BLIS-SERIAL".into(), "FLEXIBLAS".into()))
+        );
+        assert_eq!(
+            flexiblas_backend(None, Some(home), &files(None, None)),
+            None
+        );
+        assert_eq!(
+            crate::facts::blas::impl_from_name("OPENBLAS-OPENMP"),
+            Some(BlasImpl::Openblas)
+        );
+        assert_eq!(
+            crate::facts::blas::impl_from_name("ATLAS"),
+            Some(BlasImpl::Atlas)
+        );
+        assert_eq!(
+            crate::facts::blas::impl_from_name("NETLIB"),
+            Some(BlasImpl::Netlib)
+        );
     }
 
     #[test]
@@ -1373,6 +1860,7 @@ mod tests {
                 },
             ],
             implementation: BlasImpl::Openblas,
+            ..Default::default()
         };
         assert_eq!(
             c.render(),

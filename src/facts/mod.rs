@@ -7,6 +7,7 @@ pub mod blas;
 pub mod condarc;
 pub mod cpu;
 pub mod declared;
+pub mod distro;
 pub mod envs;
 pub mod linkage;
 pub mod mirrors;
@@ -14,6 +15,7 @@ pub mod prefix;
 pub mod probe;
 pub mod problem;
 pub mod process;
+pub mod sitepath;
 pub mod snapshot;
 pub mod threads;
 
@@ -49,9 +51,23 @@ pub fn gather(
     env: &EnvSnapshot,
     runtime: Option<Duration>,
 ) -> Result<Facts, envs::LocateError> {
+    gather_with(selector, env, runtime, &[], &|_| {})
+}
+
+/// [`gather`] passing `probe_args` to the probe (`--scipy`), and telling `notice` when the
+/// probe is still running after a few seconds (and when it will be stopped).
+pub fn gather_with(
+    selector: &envs::Selector,
+    env: &EnvSnapshot,
+    runtime: Option<Duration>,
+    probe_args: &[String],
+    notice: &dyn Fn(&str),
+) -> Result<Facts, envs::LocateError> {
     let located = envs::locate(selector, env)?;
     let probe = match (runtime, &located.python) {
-        (Some(timeout), Some(python)) => Some(probe::spawn(python, timeout, &[])),
+        (Some(timeout), Some(python)) => {
+            Some(probe::spawn_with_args(python, timeout, &[], probe_args))
+        }
         _ => None,
     };
     let mut problems = Vec::new();
@@ -62,7 +78,7 @@ pub fn gather(
         ));
     }
     let machine = cpu::detect();
-    let prefix = prefix::read(&located.prefix);
+    let prefix = prefix::read_with(&located.prefix, &sitepath::PathContext::capture(env));
     let blas = declared::declared(&prefix);
     let cfg = condarc::load(env, Some(&located.prefix));
     let subdir = prefix
@@ -80,7 +96,12 @@ pub fn gather(
             &linkage::LoaderEnv::capture(env),
         )
     });
-    let runtime = probe.map(|p| p.wait());
+    let runtime = match (probe, &located.python, runtime) {
+        (Some(p), Some(python), Some(timeout)) => {
+            Some(p.wait_noting(python, timeout, Duration::from_secs(5), notice))
+        }
+        (p, _, _) => p.map(|p| p.wait()),
+    };
     Ok(Facts {
         machine,
         environment: located,

@@ -129,7 +129,20 @@ pub struct PrefixFacts {
     pub history_last_cmd: Option<String>,
     /// Python's version (from its record, pyvenv.cfg or lib/pythonX.Y).
     pub python_version: Option<String>,
+    /// The site directory NumPy is imported from (the first on the modelled `sys.path` holding
+    /// a `numpy` package, PYTHONPATH aside), else the environment's own site-packages.
     pub site: Option<SitePackages>,
+    /// The site part of `sys.path` as Python will build it (see `facts::sitepath`).
+    pub sys_path: Vec<crate::facts::sitepath::SiteDir>,
+    /// Every `sys.path` entry holding a `numpy` package, in import order.
+    pub numpy_copies: Vec<crate::facts::sitepath::SiteDir>,
+    /// For a venv: the base Python's prefix (`home` in pyvenv.cfg) and whether its site
+    /// directories are on `sys.path` (`include-system-site-packages`).
+    pub venv_base: Option<PathBuf>,
+    pub system_site_packages: bool,
+    /// What the distribution's package manager says (dpkg status, alternatives), when NumPy
+    /// or the prefix belongs to a system Python.
+    pub distro: Option<crate::facts::distro::DistroFacts>,
     pub blas_links: Vec<LibLink>,
     /// The environment's subdir, from its records (`linux-64`, `osx-64`, ...).
     pub subdir: Option<String>,
@@ -144,6 +157,12 @@ impl PrefixFacts {
 
 /// Read a prefix. Never fails: what cannot be read becomes a `Problem`.
 pub fn read(prefix: &Path) -> PrefixFacts {
+    read_with(prefix, &crate::facts::sitepath::PathContext::default())
+}
+
+/// [`read`] with the variables that shape `sys.path` (PYTHONPATH, the user site).
+pub fn read_with(prefix: &Path, ctx: &crate::facts::sitepath::PathContext) -> PrefixFacts {
+    use crate::facts::sitepath::{self, Origin};
     let mut facts = PrefixFacts {
         prefix: prefix.to_path_buf(),
         ..Default::default()
@@ -151,10 +170,55 @@ pub fn read(prefix: &Path) -> PrefixFacts {
     read_conda_meta(prefix, &mut facts);
     facts.python_version = python_version(prefix, &facts.records, &mut facts.problems);
     facts.subdir = env_subdir(&facts.records);
-    facts.site = find_site_packages(prefix, facts.python_version.as_deref())
-        .map(|sp| read_site_packages(&sp, &facts.records, &mut facts.problems));
+    let venv = fs::read(prefix.join("pyvenv.cfg"))
+        .ok()
+        .map(|b| sitepath::parse_pyvenv_cfg(&String::from_utf8_lossy(&b)));
+    if let Some(v) = &venv {
+        facts.venv_base = v.home.as_deref().map(sitepath::base_prefix);
+        facts.system_site_packages = v.system_site_packages;
+    }
+    if let Some(xy) = facts.python_version.as_deref().map(major_minor) {
+        facts.sys_path = sitepath::model(prefix, &xy, venv.as_ref(), ctx);
+        facts.numpy_copies = sitepath::numpy_copies(&facts.sys_path);
+    }
+    let from_path = facts
+        .numpy_copies
+        .iter()
+        .find(|c| c.origin != Origin::Pythonpath)
+        .map(|c| c.path.clone());
+    let site_dir = from_path
+        .or_else(|| find_site_packages(prefix, facts.python_version.as_deref()))
+        .or_else(|| {
+            facts
+                .sys_path
+                .iter()
+                .find(|d| d.origin == Origin::SitePackages)
+                .map(|d| d.path.clone())
+        });
+    facts.site = site_dir.map(|sp| read_site_packages(&sp, &facts.records, &mut facts.problems));
     facts.blas_links = read_blas_links(prefix);
+    if !facts.has_conda_meta
+        && let Some(site) = &facts.site
+        && is_system_site(&site.path)
+    {
+        facts.distro = crate::facts::distro::read(
+            Path::new("/"),
+            site.numpy_dir.then(|| site.path.join("numpy")).as_deref(),
+        );
+    }
     facts
+}
+
+/// "3.11" of "3.11.2".
+fn major_minor(v: &str) -> String {
+    v.split('.').take(2).collect::<Vec<_>>().join(".")
+}
+
+/// A site directory that belongs to a distribution's Python (`/usr/lib/python3/dist-packages`,
+/// `/usr/lib64/python3.12/site-packages`, `/usr/local/lib/python3.11/dist-packages`).
+pub fn is_system_site(p: &Path) -> bool {
+    let s = p.to_string_lossy();
+    s.starts_with("/usr/lib") || s.starts_with("/usr/local/lib")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -615,6 +679,28 @@ fn python_version(
         .into_iter()
         .map(|(v, _)| v)
         .max_by(|a, b| version_key(a).cmp(&version_key(b)))
+        .or_else(|| python_version_from_interpreter_name(prefix))
+}
+
+/// `bin/python3 -> python3.11` (a system Python keeps its packages in dist-packages or lib64,
+/// so `lib/pythonX.Y/site-packages` may not exist): "3.11".
+fn python_version_from_interpreter_name(prefix: &Path) -> Option<String> {
+    let mut cur = prefix.join("bin/python3");
+    for _ in 0..8 {
+        let name = cur.file_name()?.to_string_lossy().into_owned();
+        if let Some(v) = name.strip_prefix("python")
+            && let Some((maj, min)) = v.split_once('.')
+            && !maj.is_empty()
+            && maj.chars().all(|c| c.is_ascii_digit())
+            && !min.is_empty()
+            && min.chars().all(|c| c.is_ascii_digit())
+        {
+            return Some(v.to_string());
+        }
+        let target = fs::read_link(&cur).ok()?;
+        cur = cur.parent()?.join(target);
+    }
+    None
 }
 
 /// `version = 3.11.4` (venv) or `version_info = 3.12.1.final.0` (uv) in pyvenv.cfg.

@@ -82,6 +82,43 @@ pub struct LoadedLib {
     pub owner: Option<String>,
     /// A failure while querying it.
     pub error: Option<String>,
+    /// How a generic `libblas.so.3` was named ("defines atl_f77wrap_dgemm_", "directory
+    /// blis-pthread/"), or why it could not be ("unknown").
+    pub evidence: Option<String>,
+    /// A vendor build of the family ("AMD AOCL" for AMD's BLIS).
+    pub build: Option<String>,
+    /// Who found it: "blasfix", "threadpoolctl" or "both".
+    pub source: Option<String>,
+}
+
+/// Threads of the probe's process (Linux `/proc/self/task`), before NumPy, after the import
+/// and after one tiny GEMM (run only when an OpenMP runtime or MKL is loaded: their teams start
+/// at the first parallel call).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct ProcessThreads {
+    pub before_numpy: Option<u32>,
+    pub after_import: Option<u32>,
+    pub after_gemm: Option<u32>,
+}
+
+impl ProcessThreads {
+    /// Threads the BLAS and OpenMP pools added to the process: the last count minus the one
+    /// before NumPy was imported.
+    pub fn pool_threads(&self) -> Option<u32> {
+        let last = self.after_gemm.or(self.after_import)?;
+        Some(last.saturating_sub(self.before_numpy.unwrap_or(1)) + 1)
+    }
+}
+
+/// A `sys.path` entry of the probed interpreter and what put it there.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct PathEntry {
+    pub path: String,
+    /// "PYTHONPATH", "user site", "site-packages", "base site-packages", ".pth FILE:LINE",
+    /// "stdlib" or "other".
+    pub origin: String,
 }
 
 /// What the probe saw.
@@ -111,6 +148,18 @@ pub struct RuntimeFacts {
     pub thread_env: BTreeMap<String, String>,
     /// Things that went wrong without stopping the probe (SciPy import error, a library query).
     pub warnings: Vec<String>,
+    /// Threads the process ran before and after NumPy and its first BLAS call.
+    pub threads: Option<ProcessThreads>,
+    /// The tiny GEMM's time, when it ran.
+    pub gemm_ms: Option<f64>,
+    /// The `sys.path` entries holding a `numpy` package, in import order (the first wins).
+    pub numpy_copies: Vec<PathEntry>,
+    /// The threadpoolctl version whose listing was merged in, when it was importable.
+    pub threadpoolctl: Option<String>,
+    /// Which file really serves NumPy's DGEMM (dlsym through NumPy's own extension module).
+    pub gemm_provider: Option<GemmProvider>,
+    /// More about `error` (a Python traceback), shown with `-v`.
+    pub error_detail: Option<String>,
 }
 
 impl RuntimeFacts {
@@ -135,8 +184,13 @@ pub enum ProbeError {
     TooOld { path: PathBuf, version: String },
     #[error("NumPy is not installed for {} ({message})", .path.display())]
     NumpyMissing { path: PathBuf, message: String },
+    /// `message` is the exception's last line; the traceback is kept apart (shown with `-v`).
     #[error("`import numpy` failed in {}: {message}", .path.display())]
-    NumpyImportFailed { path: PathBuf, message: String },
+    NumpyImportFailed {
+        path: PathBuf,
+        message: String,
+        traceback: String,
+    },
     #[error("{} crashed with {signal}{}{}", .path.display(), hint_suffix(.hint), stderr_suffix(.stderr))]
     Crashed {
         path: PathBuf,
@@ -144,7 +198,7 @@ pub enum ProbeError {
         hint: Option<String>,
         stderr: String,
     },
-    #[error("{} timed out after {secs} s (stopped){}", .path.display(), stderr_suffix(.stderr))]
+    #[error("{} timed out after {secs} s (stopped; --timeout SECS waits longer){}", .path.display(), stderr_suffix(.stderr))]
     Timeout {
         path: PathBuf,
         secs: u64,
@@ -156,6 +210,18 @@ pub enum ProbeError {
         detail: String,
         stderr: String,
     },
+}
+
+impl ProbeError {
+    /// The part of the error too long for one line (a traceback), when there is one.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            ProbeError::NumpyImportFailed { traceback, .. } if !traceback.is_empty() => {
+                Some(traceback.clone())
+            }
+            _ => None,
+        }
+    }
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {
@@ -191,8 +257,35 @@ impl ProbeHandle {
     pub fn wait(self) -> RuntimeFacts {
         self.wait_result().unwrap_or_else(|e| RuntimeFacts {
             error: Some(e.to_string()),
+            error_detail: e.detail(),
             ..Default::default()
         })
+    }
+
+    /// [`wait`](Self::wait), saying on stderr once `patience` has passed that the probe is
+    /// still importing NumPy and when it will be stopped (a hanging import waits the whole
+    /// timeout otherwise with no word).
+    pub fn wait_noting(
+        self,
+        python: &Path,
+        timeout: Duration,
+        patience: Duration,
+        notice: &dyn Fn(&str),
+    ) -> RuntimeFacts {
+        let start = Instant::now();
+        while !self.inner.is_finished() {
+            if start.elapsed() >= patience {
+                notice(&format!(
+                    "still waiting for {} to import NumPy; it is stopped after {} s \
+                     (--timeout SECS changes that, --no-runtime skips the import)",
+                    python.display(),
+                    timeout.as_secs()
+                ));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.wait()
     }
 
     /// The facts, or the typed reason there are none.
@@ -658,16 +751,29 @@ pub fn check_fatal(python: &Path, raw: &ProbeJson) -> Result<(), ProbeError> {
             message: np_msg(),
         }),
         Some("numpy_import_failed") => {
-            let mut message = np_msg();
-            if let Some(tb) = raw
+            let traceback = raw
                 .numpy_error
                 .as_ref()
-                .map(|e| e.traceback.trim())
-                .filter(|t| !t.is_empty())
-            {
-                message.push_str(&format!("\n{}", head_lines(tb, 12)));
-            }
-            Err(ProbeError::NumpyImportFailed { path, message })
+                .map(|e| e.traceback.trim().to_string())
+                .unwrap_or_default();
+            // The exception's own last line, not the whole message (which may span lines).
+            let message = raw
+                .numpy_error
+                .as_ref()
+                .map(|e| {
+                    let first = e
+                        .message
+                        .lines()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("");
+                    format!("{}: {}", e.r#type, first.trim())
+                })
+                .unwrap_or_else(np_msg);
+            Err(ProbeError::NumpyImportFailed {
+                path,
+                message,
+                traceback,
+            })
         }
         Some(other) => Err(ProbeError::InvalidOutput {
             path,
@@ -692,6 +798,29 @@ pub struct ProbeJson {
     pub scipy_error: Option<RawError>,
     pub loaded: Option<RawLoaded>,
     pub config: Option<RawConfig>,
+    pub threads: Option<ProcessThreads>,
+    pub gemm: Option<RawGemm>,
+    pub numpy_copies: Vec<PathEntry>,
+    pub sys_path: Vec<PathEntry>,
+    pub gemm_provider: Option<GemmProvider>,
+}
+
+/// The file that defines the DGEMM NumPy's extension module binds to, and the listed library
+/// serving it (that file, or the library a wrapper `libblas.so.3` forwards to).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct GemmProvider {
+    pub file: String,
+    pub symbol: String,
+    pub library: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RawGemm {
+    pub ok: bool,
+    pub ms: Option<f64>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -726,6 +855,7 @@ pub struct RawLoaded {
     pub images: Option<u64>,
     pub errors: Vec<String>,
     pub libraries: Vec<LoadedLib>,
+    pub threadpoolctl: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -751,14 +881,27 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
         numpy_file: raw.numpy.as_ref().and_then(|n| n.file.clone()),
         scipy_version: raw.scipy.as_ref().and_then(|n| n.version.clone()),
         thread_env: raw.env.clone(),
+        threads: raw.threads.clone(),
+        gemm_ms: raw.gemm.as_ref().and_then(|g| g.ms),
+        numpy_copies: raw.numpy_copies.clone(),
+        gemm_provider: raw.gemm_provider.clone(),
         ..Default::default()
     };
+    if let Some(g) = raw.gemm.as_ref().filter(|g| !g.ok) {
+        facts.warnings.push(format!(
+            "the probe's tiny GEMM failed: {}",
+            g.error.as_deref().unwrap_or("no detail")
+        ));
+    }
     if raw.fatal.is_some() {
         let exe = facts
             .python_executable
             .clone()
             .unwrap_or_else(|| PathBuf::from("python"));
-        facts.error = check_fatal(&exe, &raw).err().map(|e| e.to_string());
+        if let Err(e) = check_fatal(&exe, &raw) {
+            facts.error = Some(e.to_string());
+            facts.error_detail = e.detail();
+        }
         return facts;
     }
     facts.warnings.extend(raw.errors.iter().cloned());
@@ -774,6 +917,7 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
         .is_some_and(|l| l.method.is_some() || l.source.is_some());
     if let Some(loaded) = raw.loaded {
         facts.library_source = loaded.source.clone();
+        facts.threadpoolctl = loaded.threadpoolctl.clone();
         facts.warnings.extend(
             loaded
                 .errors
@@ -782,6 +926,10 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
         );
         facts.libraries = loaded.libraries;
     }
+    // Stable order: BLAS before OpenMP, then by path (the renderers mark NumPy's own).
+    facts.libraries.sort_by(|a, b| {
+        (a.user_api != "blas", &a.filepath).cmp(&(b.user_api != "blas", &b.filepath))
+    });
     let np_file = facts.numpy_file.clone();
     let sp_file = raw.scipy.as_ref().and_then(|s| s.file.clone());
     for lib in &mut facts.libraries {
@@ -798,7 +946,14 @@ pub fn interpret(raw: ProbeJson) -> RuntimeFacts {
             facts.warnings.push(format!("numpy.__config__: {e}"));
         }
     }
-    facts.implementation = decide(&facts.libraries, facts.config_blas.as_deref(), listed);
+    let served = facts
+        .gemm_provider
+        .as_ref()
+        .and_then(|g| g.library.as_deref())
+        .and_then(|path| facts.libraries.iter().find(|l| l.filepath == path))
+        .and_then(impl_of);
+    facts.implementation =
+        served.unwrap_or_else(|| decide(&facts.libraries, facts.config_blas.as_deref(), listed));
     facts
 }
 
@@ -825,35 +980,20 @@ pub fn impl_of(lib: &LoadedLib) -> Option<BlasImpl> {
         "accelerate" => BlasImpl::Accelerate,
         "netlib" => BlasImpl::Netlib,
         "nvpl" => BlasImpl::Nvpl,
+        "atlas" => BlasImpl::Atlas,
+        "armpl" => BlasImpl::Armpl,
         "flexiblas" => {
-            let backend = lib.config.as_deref()?.to_ascii_lowercase();
+            let backend = lib.config.as_deref().unwrap_or("").to_ascii_lowercase();
             let backend = backend.strip_prefix("backend ").unwrap_or(&backend);
-            impl_from_name(backend).filter(|i| i.is_concrete())?
+            impl_from_name(backend)
+                .filter(|i| i.is_concrete())
+                .unwrap_or(BlasImpl::Flexiblas)
         }
         _ => return None,
     })
 }
 
-/// A BLAS name as build metadata spells it ("scipy-openblas", "openblas64", "mkl-sdl",
-/// "accelerate", "blas"...). Generic names give `None`.
-pub fn impl_from_name(name: &str) -> Option<BlasImpl> {
-    let n = name.to_ascii_lowercase();
-    if n.contains("openblas") {
-        Some(BlasImpl::Openblas)
-    } else if n.starts_with("mkl") || n.contains("mkl_rt") {
-        Some(BlasImpl::Mkl)
-    } else if n.contains("accelerate") || n.contains("veclib") {
-        Some(BlasImpl::Accelerate)
-    } else if n.starts_with("blis") {
-        Some(BlasImpl::Blis)
-    } else if n.starts_with("nvpl") {
-        Some(BlasImpl::Nvpl)
-    } else if n == "netlib" || n == "refblas" {
-        Some(BlasImpl::Netlib)
-    } else {
-        None
-    }
-}
+pub use crate::facts::blas::impl_from_name;
 
 /// The BLAS (or LAPACK) name `numpy.show_config()` declares, in either era.
 pub fn config_name(cfg: &RawConfig, which: &str) -> Option<String> {
@@ -1207,6 +1347,72 @@ mod tests {
     }
 
     #[test]
+    fn gemm_provider_threads_and_merged_sources() {
+        // Debian: BLIS serves libblas.so.3, OpenBLAS only LAPACK; neither is NumPy's own file.
+        let f = parse(
+            r#"{"numpy":{"version":"1.24.2","file":"/usr/lib/python3/dist-packages/numpy/__init__.py"},
+            "threads":{"before_numpy":1,"after_import":2,"after_gemm":null},
+            "numpy_copies":[{"path":"/usr/lib/python3/dist-packages","origin":"site-packages"}],
+            "gemm_provider":{"file":"/usr/lib/x86_64-linux-gnu/blis-pthread/libblas.so.3","symbol":"cblas_dgemm",
+              "library":"/usr/lib/x86_64-linux-gnu/blis-pthread/libblas.so.3"},
+            "loaded":{"method":"dl_iterate_phdr","source":"blasfix (dl_iterate_phdr) and threadpoolctl 3.1.0","threadpoolctl":"3.1.0","libraries":[
+              {"user_api":"blas","internal_api":"openblas","filepath":"/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblasp-r0.3.21.so","num_threads":2,"source":"both"},
+              {"user_api":"blas","internal_api":"blis","filepath":"/usr/lib/x86_64-linux-gnu/blis-pthread/libblas.so.3","evidence":"directory blis-pthread/","source":"blasfix"}]},
+            "config":{"format":"distutils","info":{}}}"#,
+        );
+        assert_eq!(f.implementation, BlasImpl::Blis);
+        assert_eq!(f.threadpoolctl.as_deref(), Some("3.1.0"));
+        assert_eq!(f.threads.as_ref().and_then(|t| t.pool_threads()), Some(2));
+        assert_eq!(f.numpy_copies[0].origin, "site-packages");
+        // Stable order: by path among the BLAS libraries.
+        assert!(f.libraries[0].filepath.contains("blis-pthread"));
+        assert_eq!(f.libraries[1].source.as_deref(), Some("both"));
+        // Without the provider the two are ambiguous, as before.
+        let mut raw: ProbeJson = serde_json::from_str(
+            r#"{"numpy":{"file":"/n/numpy/__init__.py"},"loaded":{"method":"x","libraries":[
+              {"user_api":"blas","internal_api":"openblas","filepath":"/a/libopenblas.so"},
+              {"user_api":"blas","internal_api":"blis","filepath":"/b/libblas.so.3"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(interpret(raw.clone()).implementation, BlasImpl::Ambiguous);
+        raw.gemm_provider = Some(GemmProvider {
+            file: "/a/libblas.so.3".into(),
+            symbol: "cblas_dgemm".into(),
+            library: Some("/a/libopenblas.so".into()),
+        });
+        assert_eq!(interpret(raw).implementation, BlasImpl::Openblas);
+        // An OpenMP team of 64 on 2 CPUs: the threads the process really runs.
+        let t = ProcessThreads {
+            before_numpy: Some(1),
+            after_import: Some(1),
+            after_gemm: Some(64),
+        };
+        assert_eq!(t.pool_threads(), Some(64));
+    }
+
+    #[test]
+    fn import_failure_keeps_the_last_line_and_the_traceback_apart() {
+        let raw: ProbeJson = serde_json::from_str(
+            r#"{"fatal":"numpy_import_failed","python":{"version":"3.11.7","executable":"/e/bin/python"},
+            "numpy_error":{"type":"ImportError","message":"libgfortran.so.5: cannot open shared object file",
+              "traceback":"Traceback (most recent call last):\n  File \"x.py\", line 1\nImportError: libgfortran.so.5: cannot open shared object file"}}"#,
+        )
+        .unwrap();
+        let f = interpret(raw);
+        let e = f.error.as_deref().unwrap();
+        assert_eq!(
+            e,
+            "`import numpy` failed in /e/bin/python: ImportError: libgfortran.so.5: cannot open shared object file"
+        );
+        assert!(!e.contains("Traceback"));
+        assert!(
+            f.error_detail
+                .as_deref()
+                .is_some_and(|t| t.starts_with("Traceback"))
+        );
+    }
+
+    #[test]
     fn unknown_fields_and_nulls_are_tolerated() {
         let f = parse(
             r#"{"probe_version":7,"new_field":[1,2],"loaded":{"libraries":[{"user_api":"blas",
@@ -1236,7 +1442,10 @@ mod tests {
             ..Default::default()
         };
         let e = parse_output::<ProbeJson>(py, t, &run).unwrap_err();
-        assert_eq!(e.to_string(), "/p/python timed out after 3 s (stopped)");
+        assert_eq!(
+            e.to_string(),
+            "/p/python timed out after 3 s (stopped; --timeout SECS waits longer)"
+        );
 
         let run = PythonRun {
             stdout: "warning\n{\"numpy\":{\"version\":\"2.0.0\"}}\n".into(),

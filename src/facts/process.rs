@@ -149,6 +149,7 @@ pub enum LibImpl {
     Mkl,
     Blis,
     Netlib,
+    Atlas,
     Flexiblas,
     Nvpl,
     Armpl,
@@ -161,6 +162,8 @@ pub enum LibImpl {
     Libomp,
     /// Microsoft OpenMP (vcomp).
     Vcomp,
+    /// A generic `libblas`/`liblapack` whose own files do not say which implementation it is.
+    Unknown,
 }
 
 impl LibImpl {
@@ -170,6 +173,7 @@ impl LibImpl {
             LibImpl::Mkl => "mkl",
             LibImpl::Blis => "blis",
             LibImpl::Netlib => "netlib",
+            LibImpl::Atlas => "atlas",
             LibImpl::Flexiblas => "flexiblas",
             LibImpl::Nvpl => "nvpl",
             LibImpl::Armpl => "armpl",
@@ -178,6 +182,7 @@ impl LibImpl {
             LibImpl::Libiomp => "libiomp",
             LibImpl::Libomp => "libomp",
             LibImpl::Vcomp => "vcomp",
+            LibImpl::Unknown => "unknown",
         }
     }
     pub fn display_name(self) -> &'static str {
@@ -186,6 +191,7 @@ impl LibImpl {
             LibImpl::Mkl => "MKL",
             LibImpl::Blis => "BLIS",
             LibImpl::Netlib => "reference BLAS",
+            LibImpl::Atlas => "ATLAS",
             LibImpl::Flexiblas => "FlexiBLAS",
             LibImpl::Nvpl => "NVPL",
             LibImpl::Armpl => "ArmPL",
@@ -194,6 +200,7 @@ impl LibImpl {
             LibImpl::Libiomp => "Intel OpenMP",
             LibImpl::Libomp => "LLVM OpenMP",
             LibImpl::Vcomp => "MS OpenMP",
+            LibImpl::Unknown => "unknown BLAS",
         }
     }
     pub fn is_openmp(self) -> bool {
@@ -202,13 +209,16 @@ impl LibImpl {
             LibImpl::Libgomp | LibImpl::Libiomp | LibImpl::Libomp | LibImpl::Vcomp
         )
     }
-    /// The BLAS vocabulary's name for it (None for OpenMP runtimes and FlexiBLAS).
+    /// The BLAS vocabulary's name for it (None for OpenMP runtimes and an unknown BLAS).
     pub fn blas(self) -> Option<BlasImpl> {
         Some(match self {
             LibImpl::Openblas => BlasImpl::Openblas,
             LibImpl::Mkl => BlasImpl::Mkl,
             LibImpl::Blis => BlasImpl::Blis,
             LibImpl::Netlib => BlasImpl::Netlib,
+            LibImpl::Atlas => BlasImpl::Atlas,
+            LibImpl::Armpl => BlasImpl::Armpl,
+            LibImpl::Flexiblas => BlasImpl::Flexiblas,
             LibImpl::Nvpl => BlasImpl::Nvpl,
             LibImpl::Accelerate => BlasImpl::Accelerate,
             _ => return None,
@@ -243,8 +253,9 @@ pub struct MappedLib {
     pub path: String,
     /// From the file name, the binary, or the package record that installed it.
     pub version: Option<String>,
-    /// "pthreads" or "openmp" (OpenBLAS, BLIS, from the file's own dependencies); "intel",
-    /// "gnu", "tbb", "sequential" (MKL, from the threading layer file mapped beside it).
+    /// "pthreads", "openmp", "serial" (OpenBLAS, BLIS, ... from the file's name, directory,
+    /// dependencies or exports: `linkage::file_detail`); "intel", "gnu", "tbb", "sequential"
+    /// (MKL, from the threading layer file mapped beside it).
     pub threading_layer: Option<String>,
 }
 
@@ -514,12 +525,6 @@ pub fn classify_file(path: &str) -> Option<FileRole> {
     if starts(&["vcomp"]) {
         return Some(FileRole::Lib(LibImpl::Vcomp, LibKind::Openmp));
     }
-    if starts(&["libflexiblas"]) {
-        return Some(FileRole::Lib(LibImpl::Flexiblas, LibKind::Blas));
-    }
-    if starts(&["libarmpl"]) {
-        return Some(FileRole::Lib(LibImpl::Armpl, LibKind::Blas));
-    }
     let lapack = base.starts_with("liblapack") || base.starts_with("lapack");
     let kind = if lapack {
         LibKind::Lapack
@@ -536,6 +541,9 @@ pub fn classify_file(path: &str) -> Option<FileRole> {
             BlasImpl::Accelerate => LibImpl::Accelerate,
             BlasImpl::Nvpl => LibImpl::Nvpl,
             BlasImpl::Netlib => LibImpl::Netlib,
+            BlasImpl::Atlas => LibImpl::Atlas,
+            BlasImpl::Armpl => LibImpl::Armpl,
+            BlasImpl::Flexiblas => LibImpl::Flexiblas,
             _ => return None,
         };
         return Some(FileRole::Lib(lib, kind));
@@ -669,11 +677,13 @@ pub fn user_name(passwd: &str, uid: u32) -> Option<String> {
 /// What a library file tells about itself.
 #[derive(Debug, Clone, Default)]
 struct FileFacts {
-    /// The implementation its exports prove, for a generic name.
-    exports: Option<BlasImpl>,
+    /// For a generic name: the implementation its exports prove, else the one the conda
+    /// record that installed it names (`libblas-3.9.0-20_linux64_netlib`).
+    generic: Option<BlasImpl>,
     version: Option<String>,
-    /// OpenBLAS/BLIS built on an OpenMP runtime (from its own DT_NEEDED).
-    openmp_build: bool,
+    /// What the library's own files tell of its build (`linkage::file_detail`): "pthreads",
+    /// "openmp", "serial", ...
+    detail: Option<String>,
 }
 
 #[derive(Default)]
@@ -691,14 +701,15 @@ impl FileCache {
         let p = Path::new(path);
         let mut f = FileFacts::default();
         match role {
-            FileRole::Generic(_) => f.exports = crate::facts::linkage::classify_exports(p),
+            FileRole::Generic(_) => {
+                let exports = crate::facts::linkage::read_exports(p).unwrap_or_default();
+                f.generic = crate::facts::linkage::classify_exports(&exports)
+                    .map(|(i, _)| i)
+                    .or_else(|| self.record_build(p));
+            }
             FileRole::Lib(imp, _) => {
-                if matches!(imp, LibImpl::Openblas | LibImpl::Blis)
-                    && let Ok(info) = crate::facts::linkage::read_binary(p, None)
-                {
-                    f.openmp_build = info.needed.iter().any(
-                        |n| matches!(classify_file(n), Some(FileRole::Lib(i, _)) if i.is_openmp()),
-                    );
+                if let Some(b) = imp.blas() {
+                    f.detail = crate::facts::linkage::file_detail(b, p, None);
                 }
                 f.version = version_from_name(path);
                 if f.version.is_none() && imp == LibImpl::Openblas {
@@ -720,13 +731,30 @@ impl FileCache {
         if names.is_empty() {
             return None;
         }
+        self.records(file)?
+            .iter()
+            .find_map(|r| version_from_record_name(r, names))
+    }
+
+    /// The BLAS a conda-forge `libblas`/`liblapack` record beside a generic file selects by its
+    /// build string (`libblas-3.9.0-20_linux64_netlib.json`).
+    fn record_build(&mut self, file: &Path) -> Option<BlasImpl> {
+        self.records(file)?.iter().find_map(|r| {
+            let rest = r
+                .strip_prefix("libblas-")
+                .or_else(|| r.strip_prefix("liblapack-"))?;
+            crate::facts::blas::impl_from_build_suffix(rest.strip_suffix(".json")?)
+        })
+    }
+
+    /// Record and dist-info names of the environment a `PREFIX/lib/` file belongs to.
+    fn records(&mut self, file: &Path) -> Option<&Vec<String>> {
         let lib = file.parent()?;
-        let prefix = if lib.file_name()? == "lib" {
-            lib.parent()?.to_path_buf()
-        } else {
+        if lib.file_name()? != "lib" {
             return None;
-        };
-        let records = self.records.entry(prefix.clone()).or_insert_with(|| {
+        }
+        let prefix = lib.parent()?.to_path_buf();
+        Some(self.records.entry(prefix.clone()).or_insert_with(|| {
             let mut out = Vec::new();
             let mut list = |dir: &Path| {
                 if let Ok(rd) = std::fs::read_dir(dir) {
@@ -746,10 +774,7 @@ impl FileCache {
                 }
             }
             out
-        });
-        records
-            .iter()
-            .find_map(|r| version_from_record_name(r, names))
+        }))
     }
 }
 
@@ -783,12 +808,18 @@ fn libraries_of(paths: &[&str], cache: &mut FileCache) -> Vec<MappedLib> {
             }
             FileRole::Lib(i, k) => (i, k),
             FileRole::Generic(kind) => {
-                let imp = match facts.exports {
+                // Named only by evidence: its exports or its package record; a plain libblas
+                // with neither is unknown, not assumed to be the reference BLAS.
+                let imp = match facts.generic {
                     Some(BlasImpl::Openblas) => LibImpl::Openblas,
                     Some(BlasImpl::Mkl) => LibImpl::Mkl,
                     Some(BlasImpl::Blis) => LibImpl::Blis,
-                    // A libblas/liblapack that exports no optimised implementation's markers.
-                    _ => LibImpl::Netlib,
+                    Some(BlasImpl::Netlib) => LibImpl::Netlib,
+                    Some(BlasImpl::Atlas) => LibImpl::Atlas,
+                    Some(BlasImpl::Flexiblas) => LibImpl::Flexiblas,
+                    Some(BlasImpl::Armpl) => LibImpl::Armpl,
+                    Some(BlasImpl::Nvpl) => LibImpl::Nvpl,
+                    _ => LibImpl::Unknown,
                 };
                 (imp, kind)
             }
@@ -812,17 +843,7 @@ fn libraries_of(paths: &[&str], cache: &mut FileCache) -> Vec<MappedLib> {
                 continue;
             }
         }
-        let threading_layer = match imp {
-            LibImpl::Openblas | LibImpl::Blis => Some(
-                if facts.openmp_build {
-                    "openmp"
-                } else {
-                    "pthreads"
-                }
-                .to_string(),
-            ),
-            _ => None,
-        };
+        let threading_layer = facts.detail;
         out.push(MappedLib {
             implementation: imp,
             kind,

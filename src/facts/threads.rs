@@ -54,6 +54,9 @@ pub struct ThreadFacts {
     /// Threads OpenBLAS would start: OPENBLAS_NUM_THREADS > GOTO_NUM_THREADS > OMP_NUM_THREADS
     /// > every CPU in the affinity mask (it ignores cgroup quotas).
     pub openblas_default: usize,
+    /// Threads an OpenMP build of OpenBLAS starts: OMP_NUM_THREADS as it is (its first level),
+    /// not capped at the CPUs it can see; else every CPU in the affinity mask.
+    pub openblas_openmp_default: usize,
     /// Threads MKL would start: MKL_NUM_THREADS > OMP_NUM_THREADS > physical cores (MKL_DYNAMIC).
     pub mkl_default: usize,
     /// Threads BLIS would start: BLIS_NUM_THREADS > OMP_NUM_THREADS > 1.
@@ -169,7 +172,7 @@ pub fn from_env(env: &EnvSnapshot, cpu: &CpuFacts) -> ThreadFacts {
             .or_else(|| count("OMP_NUM_THREADS"))
             .unwrap_or(affinity);
         let physical = cpu
-            .physical_cores
+            .physical_usable()
             .filter(|p| *p > 0)
             .unwrap_or(affinity)
             .min(affinity);
@@ -187,6 +190,7 @@ pub fn from_env(env: &EnvSnapshot, cpu: &CpuFacts) -> ThreadFacts {
     ThreadFacts {
         vars,
         openblas_default,
+        openblas_openmp_default: count("OMP_NUM_THREADS").unwrap_or(affinity),
         mkl_default,
         blis_default,
         usable_cpus: cpu.usable_cpus.max(1),

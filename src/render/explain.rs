@@ -35,7 +35,8 @@ pub enum Topic {
 type Vars = BTreeMap<&'static str, String>;
 
 /// Fill a template: `{{key}}` becomes the value, `[[if key]]...[[end]]` blocks are kept only when
-/// the key has a non-empty value. Unknown keys render as "unknown".
+/// the key has a non-empty value. Keys that were never set render as "unknown"; a key set to
+/// "" renders as nothing.
 pub fn fill(template: &str, vars: &Vars) -> String {
     let mut out = String::new();
     let mut keep = true;
@@ -139,12 +140,7 @@ fn substitute(line: &str, vars: &Vars) -> String {
         match after.find("}}") {
             Some(end) => {
                 let key = after[..end].trim();
-                out.push_str(
-                    vars.get(key)
-                        .map(String::as_str)
-                        .filter(|v| !v.is_empty())
-                        .unwrap_or("unknown"),
-                );
+                out.push_str(vars.get(key).map(String::as_str).unwrap_or("unknown"));
                 rest = &after[end + 2..];
             }
             None => {
@@ -180,6 +176,8 @@ fn family_label(f: ChannelFamily) -> &'static str {
         ChannelFamily::CondaForge => "conda-forge",
         ChannelFamily::Defaults => "Anaconda's defaults channel",
         ChannelFamily::Pip => "PyPI",
+        ChannelFamily::Debian => "Debian's packages",
+        ChannelFamily::Fedora => "Fedora's packages",
         ChannelFamily::Other => "another channel",
     }
 }
@@ -296,6 +294,15 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
                     .map(|t| format!(" ({t})"))
                     .unwrap_or_default()
             ),
+            Some(NumpySource::Distribution) => format!(
+                "was installed by the distribution's package manager ({})",
+                n.record
+                    .clone()
+                    .or_else(|| n.dist_info.clone())
+                    .unwrap_or_else(
+                        || family_label(n.family.unwrap_or(ChannelFamily::Other)).into()
+                    )
+            ),
             None => "is not installed".into(),
         },
     );
@@ -342,6 +349,15 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
                  it installs {def_default} by default. conda-forge would have given {cf_default}."
             ),
             ChannelFamily::Pip => "NumPy wheels from PyPI bundle their own OpenBLAS (Accelerate on macOS 14+ arm64 for NumPy 2) and ignore any BLAS conda installs.".into(),
+            ChannelFamily::Debian => "Debian's and Ubuntu's NumPy links `libblas.so.3` and `liblapack.so.3`, which \
+                 `update-alternatives` points at one of the installed BLAS packages (OpenBLAS, BLIS, ATLAS, MKL or the \
+                 reference BLAS); the highest priority wins unless someone set one by hand. Switching is a system \
+                 change (`sudo update-alternatives --set ...`), not a conda or pip install."
+                .into(),
+            ChannelFamily::Fedora => "Fedora's NumPy links FlexiBLAS, which loads the backend named by the FLEXIBLAS \
+                 variable, ~/.flexiblasrc or /etc/flexiblasrc; `flexiblas list` shows the installed backends and \
+                 `flexiblas default NAME` switches."
+                .into(),
             ChannelFamily::Other => String::new(),
         },
     );

@@ -16,7 +16,7 @@ use crate::render::text;
 const NOT_BLAS_STACK: &[&str] = &["python", "scipy", "threadpoolctl", "numexpr"];
 
 /// Version of the JSON document; bumped only for incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Render the `--json` document.
 pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
@@ -55,10 +55,16 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "simd": m.simd,
             "logical_cpus": m.logical_cpus,
             "physical_cores": m.physical_cores,
+            "usable_physical_cores": m.usable_physical_cores,
             "usable_cpus": m.usable_cpus,
             "affinity_cpus": m.affinity_cpus,
             "cpu_quota": m.cpu_quota,
             "cpu_quota_source": m.cpu_quota_source,
+            "family": m.family,
+            "model": m.model,
+            "fp64_flops_per_cycle": m.fp64_flops_per_cycle,
+            "fp64_basis": m.fp64_basis,
+            "fp64_upper_bound": m.fp64_upper_bound,
         },
         "environment": {
             "prefix": f.environment.prefix,
@@ -82,6 +88,11 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
                 "wheel_tag": n.wheel_tag,
                 "installer": n.installer,
             },
+            "sys_path": f.prefix.sys_path,
+            "numpy_copies": f.prefix.numpy_copies,
+            "venv_base": f.prefix.venv_base,
+            "system_site_packages": f.prefix.system_site_packages,
+            "distro": f.prefix.distro,
         },
         "blas": {
             "implementation": effective,
@@ -112,6 +123,8 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
                 "chain": c.render(),
                 "hops": c.hops,
                 "implementation": c.implementation,
+                "detail": c.detail,
+                "evidence": c.evidence,
             })).collect::<Vec<_>>(),
         })),
         "runtime": f.runtime.as_ref().map(|r| json!({
@@ -123,6 +136,14 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
             "config_blas": r.config_blas,
             "libraries": r.libraries,
             "elapsed_ms": r.elapsed_ms,
+            "library_source": r.library_source,
+            "threadpoolctl": r.threadpoolctl,
+            "threads": r.threads,
+            "pool_threads": r.threads.as_ref().and_then(|t| t.pool_threads()),
+            "gemm_ms": r.gemm_ms,
+            "numpy_copies": r.numpy_copies,
+            "warnings": r.warnings,
+            "gemm_provider": r.gemm_provider,
         })),
         "channels": {
             "effective": f.channels.effective.iter().map(|c| json!({
@@ -156,6 +177,7 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
         "threads": {
             "vars": f.threads.vars,
             "openblas_default": f.threads.openblas_default,
+            "openblas_openmp_default": f.threads.openblas_openmp_default,
             "mkl_default": f.threads.mkl_default,
             "blis_default": f.threads.blis_default,
             "usable_cpus": f.threads.usable_cpus,
@@ -250,6 +272,15 @@ pub fn human(
     o.s
 }
 
+/// "1 CPU", "2 CPUs".
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn plural_i(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn machine(o: &mut Out, f: &Facts) {
     let m = &f.machine;
     o.section("Machine");
@@ -271,7 +302,17 @@ fn machine(o: &mut Out, f: &Facts) {
     if let Some(q) = m.cpu_quota {
         cores.push_str(&format!(" (cgroup quota {q})"));
     } else if m.affinity_cpus.is_some_and(|a| a < m.logical_cpus) {
-        cores.push_str(" (affinity)");
+        match m
+            .usable_physical_cores
+            .filter(|u| Some(*u) != m.physical_cores)
+        {
+            Some(u) => cores.push_str(&format!(
+                " (affinity: {} on {})",
+                plural(m.affinity_cpus.unwrap_or(m.usable_cpus), "CPU", "CPUs"),
+                plural(u, "physical core", "physical cores")
+            )),
+            None => cores.push_str(" (affinity)"),
+        }
     }
     o.row("Cores", cores);
     let mut plat = m.subdir.clone();
@@ -306,7 +347,19 @@ fn environment(o: &mut Out, f: &Facts) {
         pyline.push_str(&format!(", {sd}"));
     }
     if f.prefix.has_conda_meta {
-        pyline.push_str(&format!(", {} conda packages", f.prefix.record_count));
+        let unlisted = f
+            .prefix
+            .problems
+            .iter()
+            .any(|p| p.path.as_deref() == Some(f.prefix.prefix.join("conda-meta").as_path()));
+        if unlisted && f.prefix.record_count == 0 {
+            pyline.push_str(", conda-meta/ could not be listed");
+        } else {
+            pyline.push_str(&format!(
+                ", {}",
+                plural(f.prefix.record_count, "conda package", "conda packages")
+            ));
+        }
     }
     o.row("Python", pyline);
     let n = &f.blas.numpy;
@@ -339,6 +392,14 @@ fn environment(o: &mut Out, f: &Facts) {
                 .as_deref()
                 .map(|d| format!(", {d}"))
                 .unwrap_or_default(),
+        ),
+        (v, Some(crate::facts::declared::NumpySource::Distribution)) => format!(
+            "{} from the distribution ({})",
+            or_unknown(v),
+            n.record
+                .as_deref()
+                .or(n.dist_info.as_deref())
+                .unwrap_or("system package")
         ),
         (v, None) => or_unknown(v).to_string(),
     };
@@ -379,7 +440,17 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
                 }
             }
         }
-        Some(_) => o.row("Linked", "no NumPy extension module to inspect"),
+        Some(l) => match l
+            .problems
+            .iter()
+            .find(|p| !p.message.starts_with("no NumPy extension module"))
+        {
+            Some(p) => o.row(
+                "Linked",
+                o.st.warn(&format!("unknown: {} (see Findings)", p.message)),
+            ),
+            None => o.row("Linked", "no NumPy extension module to inspect"),
+        },
         None => {}
     }
     match &f.runtime {
@@ -395,7 +466,7 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
                         l.version.as_deref().unwrap_or("")
                     );
                     if let Some(t) = l.num_threads {
-                        s.push_str(&format!(", {t} threads"));
+                        s.push_str(&format!(", {}", plural_i(t, "thread", "threads")));
                     }
                     if let Some(a) = &l.architecture {
                         s.push_str(&format!(", core {a}"));
@@ -418,13 +489,24 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
                 }
             }
         }
-        Some(rt) => o.row(
-            "Loaded",
-            o.st.warn(&format!(
-                "probe failed: {}",
-                rt.error.as_deref().unwrap_or("?")
-            )),
-        ),
+        Some(rt) => {
+            o.row(
+                "Loaded",
+                o.st.warn(&format!(
+                    "probe failed: {}",
+                    rt.error.as_deref().unwrap_or("?")
+                )),
+            );
+            match (&rt.error_detail, verbose) {
+                (Some(tb), true) => {
+                    for l in tb.lines() {
+                        o.row("", l);
+                    }
+                }
+                (Some(_), false) => o.row("", "(-v shows the traceback)"),
+                _ => {}
+            }
+        }
         None => {}
     }
     let (eff, layer) = in_use::effective(f);
@@ -552,27 +634,54 @@ fn threads(o: &mut Out, f: &Facts) {
         o.row("Variables", vars.join(" "));
     }
     let (eff, _) = in_use::effective(f);
+    let openmp_build =
+        f.runtime.iter().flat_map(|r| r.blas_libraries()).any(|l| {
+            l.internal_api == "openblas" && l.threading_layer.as_deref() == Some("openmp")
+        }) || f.linkage.iter().flat_map(|l| &l.chains).any(|c| {
+            c.implementation == BlasImpl::Openblas && c.detail.as_deref() == Some("openmp")
+        });
     let pool = match eff {
         BlasImpl::Mkl => Some(("MKL", t.mkl_default)),
         BlasImpl::Blis => Some(("BLIS", t.blis_default)),
+        BlasImpl::Openblas if openmp_build => {
+            Some(("OpenBLAS (OpenMP build)", t.openblas_openmp_default))
+        }
         BlasImpl::Openblas => Some(("OpenBLAS", t.openblas_default)),
         _ => None,
     };
+    let cpus = plural(t.usable_cpus, "CPU", "CPUs");
     match pool {
         Some((name, n)) => o.row(
             "Pool",
             format!(
-                "{name} would start {n} threads; {} CPUs usable",
-                t.usable_cpus
+                "{name} would start {}; {cpus} usable",
+                plural(n, "thread", "threads")
             ),
         ),
         None => o.row(
             "Pool",
             format!(
-                "OpenBLAS {} / MKL {} threads by default; {} CPUs usable",
-                t.openblas_default, t.mkl_default, t.usable_cpus
+                "OpenBLAS {} / MKL {} threads by default; {cpus} usable",
+                t.openblas_default, t.mkl_default
             ),
         ),
+    }
+    if let Some(rt) = f.runtime.as_ref().filter(|r| r.error.is_none())
+        && let Some(th) = &rt.threads
+        && let Some(n) = th.after_gemm.or(th.after_import)
+    {
+        let when = if th.after_gemm.is_some() {
+            "after NumPy's first BLAS call"
+        } else {
+            "once NumPy is imported"
+        };
+        o.row(
+            "Running",
+            format!(
+                "{} in the probed Python {when}",
+                plural(n as usize, "thread", "threads")
+            ),
+        );
     }
     // One fresh process is all doctor sees; worker processes each start their own pools.
     o.row(
@@ -618,7 +727,8 @@ pub fn finding(x: &Finding, st: &Styles) -> String {
             s.push_str(&format!("      {label} {}\n", st.code(l)));
         }
     }
-    if let Some(raw) = &x.fix_raw {
+    // A fix that is its own command is printed once.
+    if let Some(raw) = x.fix_raw.as_ref().filter(|r| x.fix.as_ref() != Some(*r)) {
         s.push_str(&format!("      {} {}\n", st.dim("runs:"), st.code(raw)));
     }
     s

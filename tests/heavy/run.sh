@@ -5,7 +5,11 @@
 #   BLASFIX_HEAVY_DIR  where everything goes (default: tests/heavy/.cache, git-ignored)
 #
 # Needs a Debian-like machine with Rust and Python 3.11; installs with apt-get (as root, or via
-# sudo) what is missing: python3-numpy, libopenblas0-pthread, patchelf, python3-venv. Idempotent:
+# sudo) what is missing: python3-numpy, patchelf, python3-venv and every BLAS alternative Debian
+# offers for it (libopenblas0-pthread, -openmp, -serial, libblis4-pthread, libatlas3-base,
+# libblas3, liblapack3). Installing them leaves the libblas.so.3 alternative in auto mode on
+# OpenBLAS (pthreads has the highest priority); tests switch alternatives only inside a private
+# mount namespace (tests/heavy/with_alternatives.sh). Idempotent:
 # every step is skipped when its result exists (delete a directory to redo it); the channel and
 # prefixes are redone when build_channel.py or make_prefix.py change.
 #
@@ -17,8 +21,12 @@
 #   prefixes/openblas/     `numpy` solved from channel/ by py-rattler (libblas 20_linux64_openblas)
 #   prefixes/mkl/          `numpy` + `libblas * *mkl` (libblas 20_linux64_mkl, mkl, intel-openmp)
 #   venv-pypi/             venv with NumPy from PyPI (bundled numpy.libs/libscipy_openblas64_*.so)
-#   venv-sci/              venv with numpy scipy scikit-learn joblib threadpoolctl from PyPI (real
-#                          workloads: OpenBLAS beside scikit-learn's libgomp, joblib/loky workers)
+#   venv-sci/              numpy scipy scikit-learn joblib threadpoolctl from PyPI (two OpenBLAS)
+#   venv-np124/            NumPy 1.24.4 from PyPI (distutils-era config, libopenblas64_p-r0-*.so)
+#   venv-np126/            NumPy 1.26.4 from PyPI (first Meson build, libopenblas64_p-r0-*.so)
+#   venv-oldtpc/           NumPy from PyPI with threadpoolctl 2.2.0 (knows no libscipy_openblas)
+#   venv-syssite/          Debian's /usr/bin/python3 -m venv --system-site-packages, nothing
+#                          installed: NumPy comes from python3-numpy in /usr/lib/python3/dist-packages
 #   wheels/<name>/         NumPy wheels for other platforms, unpacked (site-packages layout):
 #       macos-arm64-accelerate/  macosx_14_0_arm64 (links Accelerate)
 #       macos-arm64-openblas/    macosx_11_0_arm64 (numpy/.dylibs/libscipy_openblas64_.dylib)
@@ -49,7 +57,9 @@ t0=$SECONDS
 # --- system packages ---------------------------------------------------------------------------
 step "system packages"
 need=()
-for p in python3-numpy libopenblas0-pthread patchelf python3-venv; do
+sys_pkgs=(python3-numpy libopenblas0-pthread patchelf python3-venv libopenblas0-openmp
+    libopenblas0-serial libblis4-pthread libatlas3-base libblas3 liblapack3)
+for p in "${sys_pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         need+=("$p")
     fi
@@ -61,7 +71,7 @@ if ((${#need[@]})); then
     "${sudo[@]}" apt-get update -q
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
 else
-    echo "already installed: python3-numpy libopenblas0-pthread patchelf python3-venv"
+    echo "already installed: ${sys_pkgs[*]}"
 fi
 
 make_venv() { # dir, pip args...
@@ -86,9 +96,25 @@ step "venv-pypi (NumPy from PyPI)"
 make_venv "$H/venv-pypi" numpy
 "$H/venv-pypi/bin/python" -c 'import numpy; print("numpy", numpy.__version__, numpy.__file__)'
 
-step "venv-sci (numpy scipy scikit-learn joblib threadpoolctl from PyPI)"
+step "venv-sci (NumPy, SciPy, scikit-learn, joblib, threadpoolctl from PyPI)"
 make_venv "$H/venv-sci" numpy scipy scikit-learn joblib threadpoolctl
-"$H/venv-sci/bin/python" -c 'import numpy, scipy, sklearn, joblib, threadpoolctl as t; print("numpy", numpy.__version__, "scipy", scipy.__version__, "scikit-learn", sklearn.__version__, "joblib", joblib.__version__, "threadpoolctl", t.__version__)'
+
+step "NumPy generations from PyPI (1.24: distutils config; 1.26: first Meson build)"
+make_venv "$H/venv-np124" "numpy==1.24.4"
+make_venv "$H/venv-np126" "numpy==1.26.4"
+
+step "venv-oldtpc (NumPy with threadpoolctl 2.2.0, which knows no libscipy_openblas)"
+make_venv "$H/venv-oldtpc" numpy "threadpoolctl==2.2.0"
+
+step "venv-syssite (Debian's Python, --system-site-packages, nothing installed)"
+if [[ -f "$H/venv-syssite/.done" ]]; then
+    echo "reusing $H/venv-syssite"
+else
+    rm -rf "$H/venv-syssite"
+    /usr/bin/python3 -m venv --system-site-packages --without-pip "$H/venv-syssite"
+    touch "$H/venv-syssite/.done"
+fi
+"$H/venv-syssite/bin/python" -c 'import numpy; print("numpy", numpy.__version__, numpy.__file__)'
 
 # --- foreign wheels ----------------------------------------------------------------------------
 step "NumPy $NUMPY_WHEEL_VERSION wheels for macOS and Windows"

@@ -99,9 +99,11 @@ fn without_tests(text: &str) -> String {
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
         if line.trim() == "#[cfg(test)]"
-            && lines
-                .peek()
-                .is_some_and(|n| n.trim_start().starts_with("mod ") && n.trim_end().ends_with('{'))
+            && lines.peek().is_some_and(|n| {
+                let n = n.trim_start();
+                let n = n.strip_prefix("pub(crate) ").unwrap_or(n);
+                n.starts_with("mod ") && n.trim_end().ends_with('{')
+            })
         {
             break;
         }

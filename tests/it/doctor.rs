@@ -26,10 +26,9 @@ pub fn conda_forge_env(dir: &Path, channel: &str) -> PathBuf {
                     "python >=3.11,<3.12.0a0",
                 ]),
         )
-        .numpy_files(
-            "1.26.4",
-            "_multiarray_umath.cpython-311-x86_64-linux-gnu.so",
-        )
+        // No extension module: these fixtures stand for records; an empty stand-in module
+        // would be a corrupt one (see unreadable_numpy_module_is_a_warning).
+        .numpy_files("1.26.4", "")
         .lib_link("libblas.so.3", "libopenblas.so.0")
         .history("==> 2024-05-01 10:00:00 <==\n# cmd: /opt/conda/bin/conda create -n ml numpy\n")
         .build()
@@ -70,7 +69,7 @@ fn tuna_mirror_explains_openblas_with_file_and_line() {
     let home = home_with_condarc(t.path(), rc);
     let v = doctor_json(&prefix, Some(&home));
 
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["blas"]["implementation"], "openblas");
     assert_eq!(v["blas"]["declared"], "openblas");
     assert_eq!(v["blas"]["family"], "conda-forge");
@@ -121,6 +120,30 @@ fn tuna_mirror_explains_openblas_with_file_and_line() {
     }
     assert!(v["recommendation"]["backend"].is_string());
     assert!(!v["recommendation"]["reason"].as_str().unwrap().is_empty());
+}
+
+#[test]
+fn unreadable_numpy_module_is_a_warning_that_strict_sees() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = conda_forge_env(t.path(), CONDA_FORGE);
+    let module = prefix
+        .join("lib/python3.11/site-packages/numpy/core")
+        .join("_multiarray_umath.cpython-311-x86_64-linux-gnu.so");
+    std::fs::create_dir_all(module.parent().unwrap()).unwrap();
+    std::fs::write(&module, b"\x7fELF truncated").unwrap();
+    let out = blasfix()
+        .args(["doctor", "--no-runtime", "--strict", "-p"])
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "--strict sees the warning");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("[warn] 1 file could not be read completely"),
+        "{text}"
+    );
+    assert!(text.contains("_multiarray_umath"), "{text}");
+    assert!(!text.contains("[ok]"), "{text}");
 }
 
 #[test]

@@ -186,6 +186,7 @@ fn ld_library_path_is_honoured() {
     lab.module("libcblas_blasfix_test.so.3", &[]);
     let env = LoaderEnv {
         ld_library_path: vec![dir.clone()],
+        ..Default::default()
     };
     let f = linkage::inspect_with(&lab.prefix, &lab.site, None, &env);
     assert_eq!(f.implementation, BlasImpl::Blis, "{f:?}");
@@ -209,7 +210,7 @@ fn generic_libblas_with_openblas_exports_is_openblas() {
 }
 
 #[test]
-fn generic_libblas_without_implementation_symbols_is_reference_blas() {
+fn generic_libblas_without_implementation_symbols_is_unknown_with_the_reason() {
     let Some(lab) = Lab::new() else { return };
     lab.library(
         &lab.lib.join("libblas.so.3.9.0"),
@@ -220,7 +221,94 @@ fn generic_libblas_without_implementation_symbols_is_reference_blas() {
     symlink("libblas.so.3.9.0", &lab.lib.join("libblas.so.3"));
     lab.module("libblas.so.3", &[RUNPATH_TO_LIB]);
     let f = linkage::inspect(&lab.prefix, &lab.site, None);
-    assert_eq!(f.implementation, BlasImpl::Netlib, "{f:?}");
+    // Never netlib by default: a plain libblas could be any BLAS built without its own API.
+    assert_eq!(f.implementation, BlasImpl::Unknown, "{f:?}");
+    let why = f.chains[0].evidence.as_deref().unwrap_or("");
+    assert!(why.contains("exports no function of OpenBLAS"), "{why}");
+}
+
+#[test]
+fn debian_directories_name_reference_blas_and_atlas() {
+    let Some(lab) = Lab::new() else { return };
+    for (dir, funcs, want) in [
+        ("blas", &["dgemm_", "xerbla_"][..], BlasImpl::Netlib),
+        ("atlas", &["dgemm_"][..], BlasImpl::Atlas),
+    ] {
+        let d = lab.root.join("multiarch").join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        lab.library(&d.join("libblas.so.3"), "libblas.so.3", funcs, &[]);
+        let env = LoaderEnv {
+            ld_library_path: vec![d.clone()],
+            ..Default::default()
+        };
+        lab.module("libblas.so.3", &[]);
+        let f = linkage::inspect_with(&lab.prefix, &lab.site, None, &env);
+        assert_eq!(f.implementation, want, "{dir}: {f:?}");
+        assert_eq!(
+            f.chains[0].evidence.as_deref(),
+            Some(format!("directory {dir}/").as_str())
+        );
+    }
+}
+
+#[test]
+fn own_symbols_name_atlas_armpl_and_aocl_blis() {
+    let Some(lab) = Lab::new() else { return };
+    for (funcs, want, detail) in [
+        (&["atl_f77wrap_dgemm_", "dgemm_"][..], BlasImpl::Atlas, None),
+        (
+            &["armplversion", "dgemm_"][..],
+            BlasImpl::Armpl,
+            Some("sequential"),
+        ),
+        (
+            &["bli_info_get_version_str", "aocl_get_version", "dgemm_"][..],
+            BlasImpl::Blis,
+            Some("AMD AOCL"),
+        ),
+    ] {
+        let _ = std::fs::remove_file(lab.lib.join("libblas.so.3"));
+        lab.library(&lab.lib.join("libblas.so.3"), "libblas.so.3", funcs, &[]);
+        lab.module("libblas.so.3", &[RUNPATH_TO_LIB]);
+        let f = linkage::inspect(&lab.prefix, &lab.site, None);
+        assert_eq!(f.implementation, want, "{f:?}");
+        assert_eq!(f.chains[0].detail.as_deref(), detail, "{f:?}");
+        assert!(
+            f.chains[0]
+                .evidence
+                .as_deref()
+                .is_some_and(|e| e.contains("exports")),
+            "{f:?}"
+        );
+    }
+}
+
+#[test]
+fn flexiblas_stands_for_the_backend_its_configuration_selects() {
+    let Some(lab) = Lab::new() else { return };
+    lab.library(
+        &lab.lib.join("libflexiblas.so.3"),
+        "libflexiblas.so.3",
+        &[
+            "flexiblas_get_num_threads",
+            "flexiblas_current_backend",
+            "dgemm_",
+        ],
+        &[],
+    );
+    lab.module("libflexiblas.so.3", &[RUNPATH_TO_LIB]);
+    let env = LoaderEnv {
+        flexiblas: Some(("OPENBLAS-OPENMP".into(), "/etc/flexiblasrc".into())),
+        ..Default::default()
+    };
+    let f = linkage::inspect_with(&lab.prefix, &lab.site, None, &env);
+    assert_eq!(f.implementation, BlasImpl::Openblas, "{f:?}");
+    assert_eq!(
+        f.chains[0].detail.as_deref(),
+        Some("backend OPENBLAS-OPENMP (/etc/flexiblasrc)")
+    );
+    let f = linkage::inspect_with(&lab.prefix, &lab.site, None, &LoaderEnv::default());
+    assert_eq!(f.implementation, BlasImpl::Flexiblas, "{f:?}");
 }
 
 #[test]
@@ -277,7 +365,7 @@ fn a_cycle_between_generic_libraries_terminates() {
     );
     lab.module("libblas.so.3", &[RUNPATH_TO_LIB]);
     let f = linkage::inspect(&lab.prefix, &lab.site, None);
-    assert_eq!(f.implementation, BlasImpl::Netlib, "{f:?}");
+    assert_eq!(f.implementation, BlasImpl::Unknown, "{f:?}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod heavy_docs;
 mod heavy_linkage;
 mod heavy_probe;
 mod heavy_ps;
+mod heavy_truth;
 mod linkage;
 mod pin;
 mod prefix;

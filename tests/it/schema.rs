@@ -250,7 +250,7 @@ fn schema_rejects_documents_that_break_the_contract() {
         ("/environment/numpy/source", Some(json!("brew"))),
         ("/blas/family", Some(json!("conda_forge"))),
         ("/machine/vendor_family", Some(json!("Intel"))),
-        ("/schema_version", Some(json!(2))),
+        ("/schema_version", Some(json!(1))),
         ("/machine/logical_cpus", Some(json!("2"))),
         (
             "/findings",

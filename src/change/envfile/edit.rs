@@ -21,19 +21,8 @@ impl PinRequest {
 
     /// The request is one a channel family can satisfy.
     pub fn check(&self) -> Result<(), EditError> {
-        let ok = match self.family {
-            ChannelFamily::CondaForge => matches!(
-                self.backend,
-                BlasImpl::Mkl
-                    | BlasImpl::Openblas
-                    | BlasImpl::Blis
-                    | BlasImpl::Accelerate
-                    | BlasImpl::Netlib
-                    | BlasImpl::Nvpl
-            ),
-            ChannelFamily::Defaults => matches!(self.backend, BlasImpl::Mkl | BlasImpl::Openblas),
-            _ => false,
-        };
+        // The same backends a conda install can select in this family.
+        let ok = crate::facts::blas::switch_spec(self.family, self.backend).is_some();
         if ok {
             Ok(())
         } else {

@@ -62,6 +62,8 @@ fn family_name(f: ChannelFamily) -> &'static str {
         ChannelFamily::CondaForge => "conda-forge",
         ChannelFamily::Defaults => "Anaconda defaults",
         ChannelFamily::Pip => "PyPI",
+        ChannelFamily::Debian => "Debian's packages",
+        ChannelFamily::Fedora => "Fedora's packages",
         ChannelFamily::Other => "this channel family",
     }
 }

@@ -2,6 +2,7 @@
 //! non-Intel CPU, MKL where none is published, x86_64 under Rosetta.
 
 use crate::diagnose::finding::{Finding, Severity};
+use crate::diagnose::fix::distro_switch;
 use crate::diagnose::fix::switch_fix;
 use crate::diagnose::in_use::effective;
 use crate::diagnose::platform::{
@@ -156,6 +157,61 @@ pub fn rosetta(f: &Facts) -> Vec<Finding> {
     out
 }
 
+/// `reference-blas`: NumPy runs on the reference (netlib) BLAS, unoptimised and single-threaded.
+/// The fix is the environment's own route: update-alternatives on Debian/Ubuntu, `flexiblas
+/// default` on Fedora, the libblas build string on conda-forge.
+pub fn reference_blas(f: &Facts) -> Vec<Finding> {
+    reference_blas_check(f).into_iter().collect()
+}
+
+fn reference_blas_check(f: &Facts) -> Option<Finding> {
+    let (imp, layer) = effective(f);
+    if imp != BlasImpl::Netlib {
+        return None;
+    }
+    let family = env_family(f);
+    let route = match family {
+        ChannelFamily::Debian => {
+            "Debian and Ubuntu pick it with update-alternatives (`libblas.so.3` and \
+             `liblapack.so.3`); switch both to OpenBLAS (after `apt install libopenblas0-pthread` \
+             when it is missing). It is a system change: every program linking libblas.so.3 \
+             follows it."
+        }
+        ChannelFamily::Fedora => {
+            "FlexiBLAS loads it as its backend; `flexiblas list` shows the installed backends \
+             and `flexiblas default OPENBLAS-OPENMP` switches (or set FLEXIBLAS=OPENBLAS-OPENMP \
+             for one program)."
+        }
+        ChannelFamily::CondaForge => {
+            "conda-forge's `libblas *_netlib` build is installed; any other build string \
+             switches NumPy without reinstalling it."
+        }
+        _ => "Install NumPy from a source that ships an optimised BLAS.",
+    };
+    let (fix, raw) = match family {
+        ChannelFamily::Debian | ChannelFamily::Fedora => {
+            let c = distro_switch(f, BlasImpl::Openblas);
+            (c.clone(), c)
+        }
+        ChannelFamily::CondaForge | ChannelFamily::Defaults => switch_fix(f, BlasImpl::Openblas),
+        _ => (None, None),
+    };
+    let mut x = Finding::new(
+        "reference-blas",
+        Severity::Warning,
+        "NumPy runs on the reference BLAS",
+        format!(
+            "NumPy uses the reference (netlib) BLAS ({}): the unoptimised Fortran loops, one \
+             thread, often 10 to 50 times slower than OpenBLAS, BLIS or MKL for matrix products \
+             and LAPACK. {route}",
+            layer.as_str()
+        ),
+    );
+    x.fix = fix;
+    x.fix_raw = raw;
+    Some(x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +337,95 @@ mod tests {
         f.prefix.subdir = Some("osx-64".into());
         assert!(ids(&f).contains(&"rosetta".to_string()));
         assert_eq!(recommend(&f).backend, BlasImpl::Accelerate);
+    }
+}
+
+#[cfg(test)]
+mod reference_blas_tests {
+    use super::*;
+    use crate::diagnose::finding::Severity;
+    use crate::facts::declared::{DeclaredBlas, NumpyFacts, NumpySource};
+    use crate::facts::distro::{Alternative, DistroFacts, Package};
+    use std::path::PathBuf;
+
+    fn debian(alt: &str) -> Facts {
+        let mut f = Facts::default();
+        f.machine.usable_cpus = 2;
+        f.machine.logical_cpus = 2;
+        f.environment.prefix = PathBuf::from("/usr");
+        f.blas = DeclaredBlas {
+            implementation: BlasImpl::Netlib,
+            family: Some(ChannelFamily::Debian),
+            numpy: NumpyFacts {
+                source: Some(NumpySource::Distribution),
+                family: Some(ChannelFamily::Debian),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let t = "x86_64-linux-gnu";
+        f.prefix.distro = Some(DistroFacts {
+            manager: Some("dpkg".into()),
+            triplet: Some(t.into()),
+            numpy_package: None,
+            alternatives: vec![Alternative {
+                name: format!("libblas.so.3-{t}"),
+                target: Some(PathBuf::from(alt)),
+                mode: Some("manual".into()),
+                candidates: vec![
+                    (
+                        PathBuf::from(format!("/usr/lib/{t}/openblas-pthread/libblas.so.3")),
+                        100,
+                    ),
+                    (PathBuf::from(format!("/usr/lib/{t}/blas/libblas.so.3")), 10),
+                ],
+                owner: None,
+            }],
+            blas_packages: vec![Package {
+                name: "libopenblas0-pthread".into(),
+                version: "0.3.21".into(),
+            }],
+        });
+        f
+    }
+
+    #[test]
+    fn reference_blas_on_debian_gets_the_alternatives_fix() {
+        let f = debian("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3");
+        let x = reference_blas_check(&f).expect("finding");
+        assert_eq!(x.severity, Severity::Warning);
+        assert_eq!(
+            x.fix.as_deref(),
+            Some(
+                "sudo update-alternatives --set libblas.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 && sudo update-alternatives --set liblapack.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/liblapack.so.3"
+            )
+        );
+        assert!(x.detail.contains("update-alternatives"), "{}", x.detail);
+        let mut other = f.clone();
+        other.blas.implementation = BlasImpl::Atlas;
+        assert!(reference_blas_check(&other).is_none());
+        // OpenBLAS not installed: apt first.
+        let mut bare = f.clone();
+        if let Some(d) = bare.prefix.distro.as_mut() {
+            d.blas_packages.clear();
+        }
+        let x = reference_blas_check(&bare).expect("finding");
+        assert!(
+            x.fix
+                .as_deref()
+                .is_some_and(|c| c.starts_with("sudo apt install libopenblas0-pthread && ")),
+            "{:?}",
+            x.fix
+        );
+    }
+
+    #[test]
+    fn reference_blas_on_fedora_is_flexiblas_default() {
+        let mut f = debian("/x");
+        f.prefix.distro = None;
+        f.blas.family = Some(ChannelFamily::Fedora);
+        f.blas.numpy.family = Some(ChannelFamily::Fedora);
+        let x = reference_blas_check(&f).expect("finding");
+        assert_eq!(x.fix.as_deref(), Some("flexiblas default OPENBLAS-OPENMP"));
     }
 }

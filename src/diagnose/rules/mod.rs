@@ -41,6 +41,10 @@ pub const RULES: &[Rule] = &[
     rule(&["runtime-threads-oversubscribed"], runtime::runtime_threads_oversubscribed),
     rule(&["mkl-on-non-intel"], runtime::mkl_loaded_on_non_intel),
     rule(&["openblas-weak-core"], runtime::openblas_weak_core),
+    rule(&["reference-blas"], backend::reference_blas),
+    rule(&["numpy-shadowed"], environment::numpy_shadowed),
+    rule(&["two-openblas-wheels"], environment::two_openblas_wheels),
+    rule(&["pool-oversubscribed"], threads::pool_oversubscribed),
     rule(&["unreadable-input"], environment::unreadable_input),
 ];
 

@@ -95,7 +95,16 @@ pub fn probe_failed(f: &Facts) -> Vec<Finding> {
 pub fn two_blas_loaded(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     let blas_libs = loaded_blas(f);
-    if blas_libs.len() > 1 {
+    // NumPy's and SciPy's wheels each bundling an OpenBLAS is by design (two-openblas-wheels).
+    let wheel_pair = blas_libs.len() == 2
+        && blas_libs.iter().all(|l| l.internal_api == "openblas")
+        && blas_libs
+            .iter()
+            .any(|l| l.owner.as_deref() == Some("numpy"))
+        && blas_libs
+            .iter()
+            .any(|l| l.owner.as_deref() == Some("scipy"));
+    if blas_libs.len() > 1 && !wheel_pair {
         let names: Vec<String> = blas_libs
             .iter()
             .map(|l| format!("{} ({})", l.internal_api, l.filepath))
@@ -164,8 +173,12 @@ pub fn two_openmp_loaded(f: &Facts) -> Vec<Finding> {
 pub fn runtime_threads_oversubscribed(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     let usable = f.machine.usable_cpus.max(1) as i64;
+    // With the process's real thread count, pool-oversubscribed speaks instead.
+    let counted = loaded(f)
+        .and_then(|rt| rt.threads.as_ref())
+        .is_some_and(|t| t.pool_threads().is_some());
     for l in loaded_blas(f) {
-        if let Some(n) = l.num_threads.filter(|n| *n > usable) {
+        if let Some(n) = l.num_threads.filter(|n| *n > usable && !counted) {
             out.push(
                 Finding::new(
                     "runtime-threads-oversubscribed",

@@ -94,6 +94,67 @@ pub fn thread_var_notes(f: &Facts) -> Vec<Finding> {
     out
 }
 
+/// `pool-oversubscribed`: the pools as they really became are larger than the CPUs this process
+/// may use. From the probe: the threads its process ran after NumPy's first BLAS call. Without
+/// the probe: an OpenMP-built OpenBLAS (as linked) takes `OMP_NUM_THREADS` as it is, with no cap
+/// at the CPUs it can see.
+pub fn pool_oversubscribed(f: &Facts) -> Vec<Finding> {
+    pool_oversubscribed_check(f).into_iter().collect()
+}
+
+fn pool_oversubscribed_check(f: &Facts) -> Option<Finding> {
+    let usable = f.machine.usable_cpus.max(1);
+    let (n, how) = match f.runtime.as_ref().filter(|r| r.error.is_none()) {
+        Some(rt) => {
+            let n = rt.threads.as_ref().and_then(|t| t.pool_threads())? as usize;
+            (
+                n,
+                "the probed Python ran {n} threads after NumPy's first BLAS call".to_string(),
+            )
+        }
+        None => {
+            let openmp = f.linkage.as_ref().is_some_and(|l| {
+                l.chains.iter().any(|c| {
+                    c.implementation == BlasImpl::Openblas && c.detail.as_deref() == Some("openmp")
+                })
+            });
+            let omp = f.threads.vars.get("OMP_NUM_THREADS").and_then(|v| {
+                crate::facts::threads::parse_count("OMP_NUM_THREADS", v)
+                    .ok()
+                    .flatten()
+            })?;
+            if !openmp {
+                return None;
+            }
+            (
+                omp,
+                "NumPy links an OpenMP build of OpenBLAS, which starts OMP_NUM_THREADS={n} \
+                 threads at the first BLAS call without capping them at the CPUs it can see"
+                    .to_string(),
+            )
+        }
+    };
+    if n <= usable {
+        return None;
+    }
+    let how = how.replace("{n}", &n.to_string());
+    let mut x = Finding::new(
+        "pool-oversubscribed",
+        Severity::Warning,
+        format!("The BLAS pools run {n} threads on {usable} usable CPUs"),
+        format!(
+            "{how}, but this process may use only {usable} CPUs (affinity and cgroup quota). The \
+             extra threads time-slice the same cores and spin while they wait; with several \
+             worker processes it multiplies (N workers x {n} threads)."
+        ),
+    );
+    let s = crate::diagnose::threads::suggested_threads(&f.machine);
+    x.fix = Some(format!(
+        "export OMP_NUM_THREADS={s} OPENBLAS_NUM_THREADS={s} MKL_NUM_THREADS={s}"
+    ));
+    Some(x)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::diagnose::fixture::{ids, intel_linux};
@@ -137,5 +198,52 @@ mod tests {
         ] {
             assert!(i.contains(&want.to_string()), "{want} missing from {i:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+    use crate::facts::probe::{ProcessThreads, RuntimeFacts};
+
+    #[test]
+    fn real_pool_sizes_decide_oversubscription() {
+        let mut f = Facts::default();
+        f.machine.usable_cpus = 2;
+        f.runtime = Some(RuntimeFacts {
+            threads: Some(ProcessThreads {
+                before_numpy: Some(1),
+                after_import: Some(1),
+                after_gemm: Some(64),
+            }),
+            ..Default::default()
+        });
+        let x = pool_oversubscribed_check(&f).expect("64 on 2");
+        assert!(x.title.contains("64 threads on 2"), "{}", x.title);
+        f.runtime
+            .as_mut()
+            .unwrap()
+            .threads
+            .as_mut()
+            .unwrap()
+            .after_gemm = Some(2);
+        assert!(pool_oversubscribed_check(&f).is_none());
+        // Without the probe: an OpenMP OpenBLAS as linked, with OMP_NUM_THREADS=64.
+        f.runtime = None;
+        f.threads.vars.insert("OMP_NUM_THREADS".into(), "64".into());
+        assert!(
+            pool_oversubscribed_check(&f).is_none(),
+            "not known to be OpenMP"
+        );
+        f.linkage = Some(crate::facts::linkage::LinkageFacts {
+            chains: vec![crate::facts::linkage::LinkChain {
+                implementation: BlasImpl::Openblas,
+                detail: Some("openmp".into()),
+                ..Default::default()
+            }],
+            implementation: BlasImpl::Openblas,
+            problems: vec![],
+        });
+        assert!(pool_oversubscribed_check(&f).is_some());
     }
 }
