@@ -210,9 +210,18 @@ pub fn subdir_of(facts: &Facts) -> Option<String> {
         .or_else(|| Some(facts.machine.process_subdir.clone()).filter(|s| !s.is_empty()))
 }
 
-/// The spec that selects `target` in `family`'s scheme (the pin line is the same text).
-pub fn blas_spec(family: ChannelFamily, target: BlasImpl) -> Option<String> {
+/// The spec that selects `target` in `family`'s scheme (the pin line is the same text). On
+/// conda-forge, Accelerate is `newaccelerate` from macOS 15.5 on ([`blas::accelerate_variant`]).
+pub fn blas_spec(
+    family: ChannelFamily,
+    target: BlasImpl,
+    macos_version: Option<&str>,
+) -> Option<String> {
     match family {
+        ChannelFamily::CondaForge if target == BlasImpl::Accelerate => Some(format!(
+            "libblas=*=*{}",
+            blas::accelerate_variant(macos_version)
+        )),
         ChannelFamily::CondaForge => Some(format!("libblas=*=*{}", target.as_str())),
         ChannelFamily::Defaults => Some(format!("blas=*={}", target.as_str())),
         _ => None,
@@ -330,7 +339,8 @@ pub fn plan(facts: &Facts, req: &Request) -> Result<Decision, Refusal> {
             alternatives: available,
         });
     }
-    let spec = blas_spec(family, target).ok_or_else(|| Refusal {
+    let macos = facts.machine.macos_version.as_deref();
+    let spec = blas_spec(family, target, macos).ok_or_else(|| Refusal {
         message: format!(
             "blasfix does not know how {} selects a BLAS",
             family_name(family)
@@ -591,7 +601,8 @@ fn pin_selects(line: &str, family: ChannelFamily, target: BlasImpl) -> bool {
         })
 }
 
-/// The edit of `conda-meta/pinned` for a switch (pure; other lines kept byte for byte).
+/// The edit of `conda-meta/pinned` for a switch (pure; other lines kept byte for byte). The pin
+/// names the backend, not a variant: `libblas=*=*accelerate` keeps both Accelerate variants.
 pub fn pinned_edit(
     file: &Path,
     text: Option<&str>,
@@ -615,7 +626,7 @@ pub fn pinned_edit(
     let before_install = (!conflicting.is_empty()).then(|| kept.clone());
     let already = lines.iter().any(|l| pin_selects(l, family, target));
     let new_pin = (!no_pin && !already)
-        .then(|| blas_spec(family, target))
+        .then(|| blas_spec(family, target, None))
         .flatten();
     let after_success = new_pin.as_ref().map(|pin| {
         let eol = if original.contains("\r\n") {
@@ -646,6 +657,26 @@ mod tests {
     use crate::facts::declared::{DeclaredBlas, NumpyFacts};
     use crate::facts::envs::Located;
     use crate::facts::prefix::PrefixFacts;
+
+    #[test]
+    fn accelerate_spec_follows_the_macos_version() {
+        use BlasImpl::{Accelerate, Mkl};
+        let cf = ChannelFamily::CondaForge;
+        let spec = |imp, v| blas_spec(cf, imp, v);
+        assert_eq!(
+            spec(Accelerate, Some("15.5")).as_deref(),
+            Some("libblas=*=*newaccelerate")
+        );
+        assert_eq!(
+            spec(Accelerate, Some("14.7.1")).as_deref(),
+            Some("libblas=*=*_accelerate")
+        );
+        assert_eq!(
+            spec(Accelerate, None).as_deref(),
+            Some("libblas=*=*accelerate")
+        );
+        assert_eq!(spec(Mkl, Some("15.5")).as_deref(), Some("libblas=*=*mkl"));
+    }
 
     fn rec(name: &str, version: &str, build: &str, channel: &str, subdir: &str) -> Record {
         Record {

@@ -82,18 +82,9 @@ pub fn measure(
 
 /// The environment's interpreter: what `envs` found, else the usual places in the prefix.
 pub fn python_of(located: Option<&Path>, prefix: &Path) -> Option<PathBuf> {
-    if let Some(p) = located {
-        return Some(p.to_path_buf());
-    }
-    [
-        "bin/python3",
-        "bin/python",
-        "python.exe",
-        "Scripts/python.exe",
-    ]
-    .iter()
-    .map(|rel| prefix.join(rel))
-    .find(|p| p.is_file())
+    located
+        .map(Path::to_path_buf)
+        .or_else(|| crate::facts::envs::python_of(prefix))
 }
 
 fn progress_bar(quiet: bool) -> indicatif::ProgressBar {

@@ -7,13 +7,22 @@ use crate::facts::envs::EnvKind;
 
 use super::platform::env_family;
 
-/// Quote one shell word for display (POSIX shells), only when needed.
+/// Quote one shell word for display, only when needed: POSIX single quotes; on Windows double
+/// quotes, which cmd.exe and PowerShell both read (`C:\Users\Ann Lee\envs\ml` needs them,
+/// `C:\Users\u\envs\ml` does not).
 pub fn shell_quote(s: &str) -> String {
+    shell_quote_for(s, cfg!(windows))
+}
+
+fn shell_quote_for(s: &str, windows: bool) -> String {
+    let extra = if windows { "\\" } else { "" };
     let safe = !s.is_empty()
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,%".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,%".contains(c) || extra.contains(c));
     if safe {
         s.to_string()
+    } else if windows {
+        format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
@@ -190,8 +199,22 @@ mod tests {
 
     #[test]
     fn shell_quoting() {
-        assert_eq!(shell_quote("/a/b"), "/a/b");
-        assert_eq!(shell_quote("/a b/c"), "'/a b/c'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        let posix = |s| shell_quote_for(s, false);
+        assert_eq!(posix("/a/b"), "/a/b");
+        assert_eq!(posix("/a b/c"), "'/a b/c'");
+        assert_eq!(posix("it's"), "'it'\\''s'");
+        let windows = |s| shell_quote_for(s, true);
+        assert_eq!(windows(r"C:\Users\u\envs\ml"), r"C:\Users\u\envs\ml");
+        assert_eq!(
+            windows(r"D:\Ann Lee\anaconda3\envs\ml"),
+            r#""D:\Ann Lee\anaconda3\envs\ml""#
+        );
+        assert_eq!(windows(""), "\"\"");
+        assert_eq!(posix(r"C:\Users\u"), r"'C:\Users\u'");
+        // shell_quote follows the platform blasfix runs on.
+        assert_eq!(
+            shell_quote("/a b/c"),
+            shell_quote_for("/a b/c", cfg!(windows))
+        );
     }
 }

@@ -101,12 +101,29 @@ fn not_x86(f: &Facts) -> Option<Recommendation> {
     if is_x86(f) {
         return None;
     }
+    // conda-forge also publishes NVIDIA's NVPL for linux-aarch64, built for Grace, whose cores
+    // are Neoverse-V2 (ARM 0x41 / part 0xd4f, like Graviton4: cpuinfo cannot tell them apart).
+    let subdir = env_subdir(f);
+    let family = env_family(f);
+    let nvpl = if blas::available(family, &subdir).contains(&BlasImpl::Nvpl) {
+        let v2 = f.machine.cpu_part.as_deref() == Some("0xd4f") && f.machine.vendor == "ARM";
+        format!(
+            " NVIDIA's NVPL (`libblas=*=*nvpl`) is the other choice on {}{}.",
+            family.as_str(),
+            if v2 {
+                ", built for NVIDIA Grace, whose cores are this Neoverse-V2"
+            } else {
+                ""
+            }
+        )
+    } else {
+        String::new()
+    };
     rec(
         BlasImpl::Openblas,
         format!(
-            "{} on {}: OpenBLAS has tuned kernels for this architecture; MKL does not exist here.",
+            "{} on {subdir}: OpenBLAS has tuned kernels for this architecture; MKL does not exist here.{nvpl}",
             f.machine.vendor,
-            env_subdir(f)
         ),
     )
 }

@@ -201,6 +201,23 @@ pub fn default_for(family: ChannelFamily, subdir: &str) -> Option<BlasImpl> {
     available(family, subdir).into_iter().next()
 }
 
+/// The conda-forge build-string tail that selects Accelerate on this macOS: `newaccelerate`
+/// (Accelerate's own LAPACK through `libblas_reexport`; its libblas depends on `__osx >=15.5`)
+/// when the version allows it, `_accelerate` (the vecLibFort-ng wrapper, every macOS) when it
+/// is known to be older, and `accelerate`, matching both and leaving the choice to the solver,
+/// when the version is unknown.
+pub fn accelerate_variant(macos_version: Option<&str>) -> &'static str {
+    let parsed = macos_version.and_then(|v| {
+        let mut it = v.trim().split('.').map(|p| p.parse::<u32>().ok());
+        Some((it.next()??, it.next().flatten().unwrap_or(0)))
+    });
+    match parsed {
+        Some(v) if v >= (15, 5) => "newaccelerate",
+        Some(_) => "_accelerate",
+        None => "accelerate",
+    }
+}
+
 /// The MatchSpec that selects `imp` in a family's scheme, for `conda install`:
 /// conda-forge `libblas=*=*mkl` (the build glob also matches every era's build strings and,
 /// for `*accelerate`, `newaccelerate`); defaults `blas=*=mkl` / `blas=*=openblas`, which must be
@@ -250,6 +267,25 @@ pub(crate) const BUILD_STRINGS_OF_EVERY_ERA: &[(&str, BlasImpl)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accelerate_variant_follows_the_macos_version() {
+        assert_eq!(accelerate_variant(Some("15.5")), "newaccelerate");
+        assert_eq!(accelerate_variant(Some("26.1")), "newaccelerate");
+        assert_eq!(accelerate_variant(Some("15.4.1")), "_accelerate");
+        assert_eq!(accelerate_variant(Some("14")), "_accelerate");
+        assert_eq!(accelerate_variant(None), "accelerate");
+        assert_eq!(accelerate_variant(Some("garbage")), "accelerate");
+        // Both build strings of conda-forge's two variants are Accelerate to the reader.
+        assert_eq!(
+            impl_from_build_suffix("37_h1462f9a_newaccelerate"),
+            Some(BlasImpl::Accelerate)
+        );
+        assert_eq!(
+            impl_from_build_suffix("16_osxarm64_accelerate"),
+            Some(BlasImpl::Accelerate)
+        );
+    }
 
     #[test]
     fn build_suffixes_of_every_era() {

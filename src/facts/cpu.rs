@@ -78,6 +78,9 @@ pub struct CpuFacts {
     pub model: Option<u32>,
     /// aarch64 `CPU part` as written in /proc/cpuinfo (e.g. "0xd40" for Neoverse-V1).
     pub cpu_part: Option<String>,
+    /// macOS product version ("15.5"), from `kern.osproductversion`; None elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub macos_version: Option<String>,
 }
 
 impl CpuFacts {
@@ -125,6 +128,65 @@ pub struct SysctlInfo {
     pub cpufrequency_hz: Option<u64>,
     /// `hw.optional.arm.FEAT_SME` is 1 (M4 and later).
     pub sme: bool,
+    /// `kern.osproductversion`, e.g. "15.5" (conda-forge's `newaccelerate` needs 15.5 or later).
+    pub os_version: Option<String>,
+}
+
+impl SysctlInfo {
+    /// The `sysctlbyname` names read, string-valued first.
+    pub const STRING_KEYS: &[&str] = &[
+        "machdep.cpu.brand_string",
+        "machdep.cpu.vendor",
+        "kern.osproductversion",
+    ];
+    pub const INT_KEYS: &[&str] = &[
+        "hw.physicalcpu",
+        "hw.logicalcpu",
+        "hw.optional.arm64",
+        "sysctl.proc_translated",
+        "hw.cpufrequency",
+        "hw.optional.arm.FEAT_SME",
+    ];
+
+    /// The facts from sysctl values by name (`sysctlbyname` on a Mac; recorded `sysctl` output in
+    /// tests). A key that is missing or unparsable counts as absent (e.g. `sysctl.proc_translated`
+    /// on an Intel Mac, `hw.optional.arm64` there too).
+    pub fn from_values(get: &dyn Fn(&str) -> Option<String>) -> Self {
+        let text = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let int = |k: &str| text(k).and_then(|v| v.parse::<i64>().ok());
+        let count = |k: &str| {
+            int(k)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0)
+        };
+        SysctlInfo {
+            brand: text("machdep.cpu.brand_string"),
+            vendor: text("machdep.cpu.vendor"),
+            physical_cpus: count("hw.physicalcpu"),
+            logical_cpus: count("hw.logicalcpu"),
+            arm64: int("hw.optional.arm64") == Some(1),
+            translated: int("sysctl.proc_translated") == Some(1),
+            cpufrequency_hz: int("hw.cpufrequency")
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|n| *n > 0),
+            sme: int("hw.optional.arm.FEAT_SME") == Some(1),
+            os_version: text("kern.osproductversion"),
+        }
+    }
+
+    /// The facts from `sysctl -a` style text (`name: value` per line).
+    pub fn parse(text: &str) -> Self {
+        let map: std::collections::HashMap<&str, &str> = text
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        Self::from_values(&|k| map.get(k).map(|v| v.to_string()))
+    }
 }
 
 /// One logical CPU's place in the topology.
@@ -978,6 +1040,52 @@ pub fn count_physical_cores(topology: &[CpuTopology], affinity: Option<&[usize]>
     (!cores.is_empty()).then_some(cores.len())
 }
 
+/// Windows: the logical processors of each physical core, from the records that
+/// `GetLogicalProcessorInformationEx(RelationProcessorCore)` fills. Each record is a
+/// `SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX`: relationship (u32) and size (u32), then a
+/// `PROCESSOR_RELATIONSHIP` whose `GroupCount` (u16 at 30) counts the `GROUP_AFFINITY` entries
+/// from offset 32 (16 bytes each: a 64-bit mask, then the group as u16). A logical CPU is numbered
+/// `group * 64 + bit`, the way Windows numbers processors across groups. Read from bytes so that
+/// the layout is tested on every platform; `None` when the buffer is malformed.
+pub fn windows_core_topology(buf: &[u8]) -> Option<Vec<CpuTopology>> {
+    let u16_at = |b: &[u8], o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |b: &[u8], o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |b: &[u8], o: usize| Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?));
+    let mut out = Vec::new();
+    let (mut offset, mut core) = (0usize, 0u32);
+    while offset < buf.len() {
+        let size = u32_at(buf, offset + 4)? as usize;
+        let record = buf.get(offset..offset.checked_add(size)?)?;
+        if size < 8 {
+            return None;
+        }
+        // 0 = RelationProcessorCore; other relationships are not asked for but skipped.
+        if u32_at(record, 0)? == 0 {
+            for g in 0..usize::from(u16_at(record, 30)?) {
+                let entry = 32 + 16 * g;
+                let (mask, group) = (u64_at(record, entry)?, u16_at(record, entry + 8)?);
+                out.extend(
+                    (0..64)
+                        .filter(|b| mask & (1u64 << b) != 0)
+                        .map(|b| CpuTopology {
+                            cpu: usize::from(group) * 64 + b,
+                            package: 0,
+                            core,
+                        }),
+                );
+            }
+            core += 1;
+        }
+        offset += size;
+    }
+    Some(out)
+}
+
+/// The CPUs of an affinity mask of processor group 0 (`GetProcessAffinityMask`).
+pub fn cpus_of_mask(mask: u64) -> Vec<usize> {
+    (0..64).filter(|b| mask & (1u64 << b) != 0).collect()
+}
+
 // ------------------------------------------------------------------------------------------
 // Assembly
 
@@ -1168,6 +1276,7 @@ pub fn assemble(parts: CpuParts) -> CpuFacts {
         family,
         model,
         cpu_part,
+        macos_version: sysctl.os_version.clone().filter(|_| is_mac),
     }
 }
 
@@ -1201,6 +1310,10 @@ pub fn gather() -> CpuParts {
             parts.archspec_host = archspec::cpu::host().ok().map(|m| m.name().to_string());
         }
     } else {
+        if os == "windows" {
+            parts.topology = windows_topology().unwrap_or_default();
+            parts.affinity = windows_affinity();
+        }
         parts.archspec_host = archspec::cpu::host().ok().map(|m| m.name().to_string());
     }
     parts
@@ -1265,6 +1378,56 @@ fn linux_affinity() -> Option<Vec<usize>> {
 
 #[cfg(not(target_os = "linux"))]
 fn linux_affinity() -> Option<Vec<usize>> {
+    None
+}
+
+/// The core records of this machine (`GetLogicalProcessorInformationEx`), as topology.
+#[cfg(windows)]
+fn windows_topology() -> Option<Vec<CpuTopology>> {
+    use windows_sys::Win32::System::SystemInformation::{
+        GetLogicalProcessorInformationEx, RelationProcessorCore,
+    };
+    let mut len: u32 = 0;
+    // SAFETY: a NULL buffer with length 0 asks for the size (the call fails with
+    // ERROR_INSUFFICIENT_BUFFER and sets `len`).
+    unsafe {
+        GetLogicalProcessorInformationEx(RelationProcessorCore, std::ptr::null_mut(), &mut len)
+    };
+    if len == 0 || len > 1 << 24 {
+        return None;
+    }
+    // u64 words keep the records 8-byte aligned, as the API expects.
+    let mut words = vec![0u64; (len as usize).div_ceil(8)];
+    // SAFETY: the buffer holds at least `len` bytes; the call writes at most `len` and updates it.
+    let ok = unsafe {
+        GetLogicalProcessorInformationEx(RelationProcessorCore, words.as_mut_ptr().cast(), &mut len)
+    };
+    if ok == 0 {
+        return None;
+    }
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    windows_core_topology(bytes.get(..len as usize)?)
+}
+
+#[cfg(not(windows))]
+fn windows_topology() -> Option<Vec<CpuTopology>> {
+    None
+}
+
+/// The CPUs this process may run on (`GetProcessAffinityMask`, processor group 0).
+#[cfg(windows)]
+fn windows_affinity() -> Option<Vec<usize>> {
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, GetProcessAffinityMask};
+    let (mut process_mask, mut system_mask) = (0usize, 0usize);
+    // SAFETY: GetCurrentProcess returns a pseudo-handle; both out-pointers are valid.
+    let ok =
+        unsafe { GetProcessAffinityMask(GetCurrentProcess(), &mut process_mask, &mut system_mask) };
+    let cpus = cpus_of_mask(process_mask as u64);
+    (ok != 0 && !cpus.is_empty()).then_some(cpus)
+}
+
+#[cfg(not(windows))]
+fn windows_affinity() -> Option<Vec<usize>> {
     None
 }
 
@@ -1420,23 +1583,13 @@ fn read_simd() -> Vec<String> {
 
 #[cfg(target_os = "macos")]
 fn read_sysctl() -> Option<SysctlInfo> {
-    let int = |name: &str| sysctl_int(name);
-    Some(SysctlInfo {
-        brand: sysctl_string("machdep.cpu.brand_string"),
-        vendor: sysctl_string("machdep.cpu.vendor"),
-        physical_cpus: int("hw.physicalcpu")
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|n| *n > 0),
-        logical_cpus: int("hw.logicalcpu")
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|n| *n > 0),
-        arm64: int("hw.optional.arm64") == Some(1),
-        translated: int("sysctl.proc_translated") == Some(1),
-        cpufrequency_hz: int("hw.cpufrequency")
-            .and_then(|n| u64::try_from(n).ok())
-            .filter(|n| *n > 0),
-        sme: int("hw.optional.arm.FEAT_SME") == Some(1),
-    })
+    Some(SysctlInfo::from_values(&|name| {
+        if SysctlInfo::STRING_KEYS.contains(&name) {
+            sysctl_string(name)
+        } else {
+            sysctl_int(name).map(|n| n.to_string())
+        }
+    }))
 }
 
 #[cfg(not(target_os = "macos"))]
@@ -1499,6 +1652,7 @@ fn sysctl_int(name: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
     use std::collections::HashMap;
 
     const ZEN4: &str = "processor\t: 0
@@ -1571,6 +1725,7 @@ CPU revision\t: 1
         }
     }
 
+    #[cfg(unix)]
     fn files(pairs: &[(&str, &str)]) -> impl Fn(&Path) -> Option<String> {
         let map: HashMap<PathBuf, String> = pairs
             .iter()
@@ -1776,6 +1931,8 @@ CPU revision\t: 1
         assert_eq!(assemble(arm).base_mhz, Some(2600));
     }
 
+    // cgroups are Linux's: the paths are built and compared with `/`.
+    #[cfg(unix)]
     #[test]
     fn cgroup_v2_quota() {
         assert_eq!(parse_cpu_max("200000 100000\n"), Some(2.0));
@@ -1798,6 +1955,8 @@ CPU revision\t: 1
         assert_eq!(q.source, "/sys/fs/cgroup/user.slice/cpu.max");
     }
 
+    // cgroups are Linux's: the paths are built and compared with `/`.
+    #[cfg(unix)]
     #[test]
     fn cgroup_v2_stricter_parent_wins() {
         let cg = parse_proc_self_cgroup("0::/kubepods/pod1/ctr\n");
@@ -1822,6 +1981,8 @@ CPU revision\t: 1
         assert_eq!(cgroup_quota(&cg, &CgroupMounts::default(), &none), None);
     }
 
+    // cgroups are Linux's: the paths are built and compared with `/`.
+    #[cfg(unix)]
     #[test]
     fn cgroup_v1_quota_and_hybrid() {
         assert_eq!(parse_cfs("-1\n", "100000\n"), None);
@@ -1869,6 +2030,8 @@ CPU revision\t: 1
         assert_eq!(cgroup_quota(&cg, &mounts, &unlimited), None);
     }
 
+    // cgroups are Linux's: the paths are built and compared with `/`.
+    #[cfg(unix)]
     #[test]
     fn cgroup_v1_container_root_is_stripped() {
         let cg = parse_proc_self_cgroup("5:cpu,cpuacct:/docker/abc\n");
@@ -2229,6 +2392,64 @@ CPU revision\t: 1
             ),
             None
         );
+    }
+
+    /// One `SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX` record of `RelationProcessorCore` as
+    /// Windows lays it out (48 bytes with one `GROUP_AFFINITY`).
+    fn core_record(flags_smt: bool, group: u16, mask: u64) -> Vec<u8> {
+        let mut r = Vec::new();
+        r.extend(0u32.to_le_bytes()); // Relationship = RelationProcessorCore
+        r.extend(48u32.to_le_bytes()); // Size
+        r.push(u8::from(flags_smt)); // Flags (LTP_PC_SMT)
+        r.push(0); // EfficiencyClass
+        r.extend([0u8; 20]); // Reserved
+        r.extend(1u16.to_le_bytes()); // GroupCount
+        r.extend(mask.to_le_bytes()); // GroupMask[0].Mask
+        r.extend(group.to_le_bytes()); // GroupMask[0].Group
+        r.extend([0u8; 6]); // Reserved
+        assert_eq!(r.len(), 48);
+        r
+    }
+
+    #[test]
+    fn windows_core_records_give_physical_cores() {
+        // Two SMT cores (CPUs 0+1, 2+3) and one core in processor group 1 (CPU 64).
+        let buf: Vec<u8> = [
+            core_record(true, 0, 0b0011),
+            core_record(true, 0, 0b1100),
+            core_record(false, 1, 0b1),
+        ]
+        .concat();
+        let topo = windows_core_topology(&buf).unwrap();
+        assert_eq!(
+            topo.iter().map(|t| (t.cpu, t.core)).collect::<Vec<_>>(),
+            [(0, 0), (1, 0), (2, 1), (3, 1), (64, 2)]
+        );
+        assert_eq!(count_physical_cores(&topo, None), Some(3));
+        assert_eq!(
+            count_physical_cores(&topo, Some(&cpus_of_mask(0b0111))),
+            Some(2)
+        );
+        let parts = CpuParts {
+            os: "windows".into(),
+            process_arch: "x86_64".into(),
+            online_cpus: Some(5),
+            topology: topo,
+            affinity: Some(cpus_of_mask(0b1111)),
+            ..Default::default()
+        };
+        let f = assemble(parts);
+        // Physical cores are the machine's; the affinity mask limits the usable ones.
+        assert_eq!(
+            (f.logical_cpus, f.physical_cores, f.usable_cpus),
+            (5, Some(3), 4)
+        );
+        assert_eq!(f.usable_physical_cores, Some(2));
+        assert_eq!(f.subdir, "win-64");
+        // Malformed: a zero size, a record running past the end.
+        assert_eq!(windows_core_topology(&[0u8; 8]), None);
+        assert_eq!(windows_core_topology(&buf[..40]), None);
+        assert_eq!(windows_core_topology(&[]), Some(vec![]));
     }
 
     #[test]

@@ -140,9 +140,10 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         let p = sys_prefix_guess(&exe);
         (p, format!("python3 on PATH ({})", exe.display()), None)
     };
-    let history_cmd = crate::facts::prefix::last_history_cmd(&prefix.join("conda-meta/history"))
-        .ok()
-        .flatten();
+    let history_cmd =
+        crate::facts::prefix::last_history_cmd(&prefix.join("conda-meta").join("history"))
+            .ok()
+            .flatten();
     let (kind, kind_evidence) = kind_of(&prefix, history_cmd.as_deref(), mamba_root.as_deref());
     let name = name.or_else(|| {
         (kind == EnvKind::Pixi)
@@ -181,7 +182,11 @@ pub fn python_of(prefix: &Path) -> Option<PathBuf> {
         "python.exe",
         "Scripts/python.exe",
     ];
-    let candidates = || names.iter().map(|r| prefix.join(r));
+    let candidates = || {
+        names
+            .iter()
+            .map(|r| crate::facts::prefix::join_rel(prefix, r))
+    };
     candidates().find(|p| p.is_file()).or_else(|| {
         candidates()
             .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))

@@ -20,6 +20,7 @@ use object::{Architecture, Endianness, FileKind, LittleEndian as LE, ReadRef, el
 use serde::Serialize;
 
 use crate::facts::blas::BlasImpl;
+use crate::facts::prefix::join_rel;
 use crate::facts::problem::Problem;
 
 /// One resolved dependency chain from a NumPy extension to a BLAS.
@@ -231,7 +232,7 @@ pub fn find_modules(site_packages: &Path) -> Vec<PathBuf> {
     let mut listings: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (dir, stem) in MODULES {
         let names = listings.entry(dir).or_insert_with(|| {
-            let mut names: Vec<String> = std::fs::read_dir(site_packages.join(dir))
+            let mut names: Vec<String> = std::fs::read_dir(join_rel(site_packages, dir))
                 .into_iter()
                 .flatten()
                 .flatten()
@@ -242,7 +243,7 @@ pub fn find_modules(site_packages: &Path) -> Vec<PathBuf> {
         });
         for name in names.iter() {
             if is_extension_module(name, stem) {
-                out.push(site_packages.join(dir).join(name));
+                out.push(join_rel(site_packages, dir).join(name));
             }
         }
     }

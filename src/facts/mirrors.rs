@@ -846,16 +846,23 @@ mod tests {
     fn later_file_wins_and_env_overrides() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
-        std::fs::create_dir_all(home.join(".config/pip")).unwrap();
+        // pip's user and site files: `%USERPROFILE%\pip\pip.ini` and `<prefix>\pip.ini` on
+        // Windows, `~/.config/pip/pip.conf` and `<prefix>/pip.conf` elsewhere.
+        let (user_dir, name) = if cfg!(windows) {
+            (home.join("pip"), "pip.ini")
+        } else {
+            (home.join(".config/pip"), "pip.conf")
+        };
+        std::fs::create_dir_all(&user_dir).unwrap();
         std::fs::write(
-            home.join(".config/pip/pip.conf"),
+            user_dir.join(name),
             "[global]\nindex-url = https://mirrors.ustc.edu.cn/pypi/simple\n",
         )
         .unwrap();
         let prefix = dir.path().join("env");
         std::fs::create_dir_all(&prefix).unwrap();
         std::fs::write(
-            prefix.join("pip.conf"),
+            prefix.join(name),
             "[global]\n\nindex-url = https://user:pw@mirrors.bfsu.edu.cn/pypi/web/simple\n",
         )
         .unwrap();

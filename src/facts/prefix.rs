@@ -951,9 +951,18 @@ fn quoted_literal(s: &str) -> Option<&str> {
     inner.find(q).map(|end| &inner[..end])
 }
 
+/// `base` joined with a relative path written with `/` (as conda records and wheels write
+/// them), one component at a time, so that the result uses the platform's separator: a path
+/// printed on Windows reads `C:\env\Lib\site-packages\numpy\_core`, never `...numpy/_core`.
+pub fn join_rel(base: &Path, rel: &str) -> PathBuf {
+    rel.split('/')
+        .filter(|c| !c.is_empty())
+        .fold(base.to_path_buf(), |p, c| p.join(c))
+}
+
 fn core_extension(sp: &Path) -> Option<PathBuf> {
     for dir in ["numpy/_core", "numpy/core"] {
-        let Ok(entries) = fs::read_dir(sp.join(dir)) else {
+        let Ok(entries) = fs::read_dir(join_rel(sp, dir)) else {
             continue;
         };
         let mut names: Vec<String> = entries
@@ -966,13 +975,13 @@ fn core_extension(sp: &Path) -> Option<PathBuf> {
             .iter()
             .find(|n| n.starts_with("_multiarray_umath") && is_ext(n))
         {
-            return Some(Path::new(dir).join(n));
+            return Some(join_rel(Path::new(""), dir).join(n));
         }
         if let Some(n) = names
             .iter()
             .find(|n| n.starts_with("multiarray.") && is_ext(n))
         {
-            return Some(Path::new(dir).join(n));
+            return Some(join_rel(Path::new(""), dir).join(n));
         }
     }
     None
@@ -1170,6 +1179,9 @@ mod tests {
         assert_eq!(site.numpy_version_in_files.as_deref(), Some("1.26.4"));
         assert_eq!(site.numpy_files_owner.as_deref(), Some("conda"));
         assert!(site.numpy_core_extension.is_some());
+        // The fixture's lib/libblas.so.3 is a symlink only where the test can make one (not on
+        // Windows, where symlinks need a privilege).
+        #[cfg(unix)]
         assert!(f.blas_links.iter().any(|l| l.name == "lib/libblas.so.3"
             && l.target.as_deref() == Some("libopenblasp-r0.3.25.so")));
     }

@@ -18,8 +18,16 @@ impl EnvSnapshot {
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
-        let home = std::env::var_os("HOME")
-            .or_else(|| std::env::var_os("USERPROFILE"))
+        // Windows: %USERPROFILE%, as Python's expanduser (3.8+) and so conda read it; a HOME set
+        // by Git Bash or MSYS2 is only the fallback there. Elsewhere HOME.
+        let (first, second) = if cfg!(windows) {
+            ("USERPROFILE", "HOME")
+        } else {
+            ("HOME", "USERPROFILE")
+        };
+        let home = std::env::var_os(first)
+            .filter(|v| !v.is_empty())
+            .or_else(|| std::env::var_os(second))
             .map(PathBuf::from)
             .filter(|p| !p.as_os_str().is_empty());
         EnvSnapshot {

@@ -32,6 +32,13 @@
 #       macos-arm64-openblas/    macosx_11_0_arm64 (numpy/.dylibs/libscipy_openblas64_.dylib)
 #       macos-x86_64-openblas/   macosx_10_13_x86_64
 #       win-amd64/               win_amd64 (numpy.libs/libscipy_openblas64_-*.dll)
+#       linux-aarch64/           manylinux_2_17_aarch64 (numpy.libs/libscipy_openblas64_-*.so)
+#       mkl-win-amd64/           PyPI `mkl` for win_amd64 (mkl-*.data/data/Library/bin/mkl_rt.2.dll)
+#       intel-openmp-win-amd64/  PyPI `intel-openmp` for win_amd64 (Library/bin/libiomp5md.dll)
+#   arm64-python/          Debian bookworm's arm64 CPython 3.11 run by qemu-user: sysroot/ (its .debs
+#                          unpacked; apt with a private state dir, the machine's apt is untouched),
+#                          env/ (a venv-shaped prefix: NumPy's cp311 manylinux aarch64 wheel in
+#                          lib/python3.11/site-packages, bin/python3 = qemu-aarch64 -L sysroot ...)
 #   pip-cache/, rattler-cache/  download and package caches
 #   READY                  written last, when the layout is complete
 set -euo pipefail
@@ -117,13 +124,13 @@ fi
 "$H/venv-syssite/bin/python" -c 'import numpy; print("numpy", numpy.__version__, numpy.__file__)'
 
 # --- foreign wheels ----------------------------------------------------------------------------
-step "NumPy $NUMPY_WHEEL_VERSION wheels for macOS and Windows"
-fetch_wheel() { # name platform
-    local name="$1" plat="$2" dest="$H/wheels/$1"
+step "NumPy $NUMPY_WHEEL_VERSION wheels for macOS, Windows and linux-aarch64; MKL for Windows"
+fetch_wheel() { # name platform [requirement]
+    local name="$1" plat="$2" req="${3:-numpy==$NUMPY_WHEEL_VERSION}" dest="$H/wheels/$1"
     if [[ -f "$dest/.done" ]]; then echo "reusing wheels/$name"; return; fi
     rm -rf "$dest" "$H/wheels/.dl-$name"
     "$PY" -m pip download -q --only-binary=:all: --no-deps --platform "$plat" \
-        --python-version 3.12 --implementation cp -d "$H/wheels/.dl-$name" "numpy==$NUMPY_WHEEL_VERSION"
+        --python-version 3.12 --implementation cp -d "$H/wheels/.dl-$name" "$req"
     local whl
     whl="$(ls "$H/wheels/.dl-$name"/*.whl)"
     "$PY" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$whl" "$dest"
@@ -136,6 +143,61 @@ fetch_wheel macos-arm64-accelerate macosx_14_0_arm64
 fetch_wheel macos-arm64-openblas macosx_11_0_arm64
 fetch_wheel macos-x86_64-openblas macosx_10_13_x86_64
 fetch_wheel win-amd64 win_amd64
+fetch_wheel linux-aarch64 manylinux2014_aarch64
+# Real MKL and OpenMP DLLs for the conda win-64 prefixes the Windows tests build (.ci/cross).
+fetch_wheel mkl-win-amd64 win_amd64 'mkl==2025.3.0'
+fetch_wheel intel-openmp-win-amd64 win_amd64 'intel-openmp==2025.3.0'
+
+# --- arm64 CPython under qemu-user ----------------------------------------------------------
+step "arm64 CPython 3.11 from Debian bookworm, under qemu-aarch64, with NumPy's aarch64 wheel"
+A="$H/arm64-python"
+if [[ -f "$A/.done" ]]; then
+    echo "reusing arm64-python"
+else
+    if ! command -v qemu-aarch64 >/dev/null; then
+        sudo=(); [[ $(id -u) -ne 0 ]] && sudo=(sudo -n)
+        "${sudo[@]}" apt-get update -q
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends qemu-user
+    fi
+    rm -rf "$A"
+    mkdir -p "$A/apt/lists/partial" "$A/apt/cache/archives/partial" "$A/debs" "$A/sysroot"
+    touch "$A/apt/status"
+    echo "deb http://deb.debian.org/debian bookworm main" >"$A/apt/sources.list"
+    {
+        echo 'APT::Architecture "arm64";'
+        echo 'APT::Architectures { "arm64"; };'
+        echo "Dir::State::Lists \"$A/apt/lists\";"
+        echo "Dir::State::status \"$A/apt/status\";"
+        echo "Dir::Cache \"$A/apt/cache\";"
+        echo "Dir::Etc::SourceList \"$A/apt/sources.list\";"
+        echo 'Dir::Etc::SourceParts "/nonexistent";'
+    } >"$A/apt/apt.conf"
+    APT_CONFIG="$A/apt/apt.conf" apt-get update -q >/dev/null
+    (cd "$A/debs" && APT_CONFIG="$A/apt/apt.conf" apt-get download -q \
+        python3.11-minimal libpython3.11-minimal libpython3.11-stdlib libc6 libgcc-s1 libexpat1 \
+        zlib1g libffi8 libssl3 libbz2-1.0 liblzma5 libuuid1 libcrypt1 2>&1 | grep -v unsandboxed || true)
+    for d in "$A"/debs/*.deb; do dpkg-deb -x "$d" "$A/sysroot"; done
+    rm -rf "$A/apt" "$A/debs"
+    mkdir -p "$A/env/bin" "$A/env/lib/python3.11/site-packages" "$A/.dl"
+    "$PY" -m pip download -q --only-binary=:all: --no-deps --platform manylinux2014_aarch64 \
+        --python-version 3.11 --implementation cp -d "$A/.dl" "numpy==$NUMPY_WHEEL_VERSION"
+    "$PY" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+        "$A"/.dl/*.whl "$A/env/lib/python3.11/site-packages"
+    rm -rf "$A/.dl"
+    printf 'home = %s\ninclude-system-site-packages = false\nversion = 3.11.2\n' \
+        "$A/sysroot/usr/bin" >"$A/env/pyvenv.cfg"
+    {
+        echo '#!/bin/sh'
+        echo "# Debian's arm64 CPython under qemu-user, seeing this venv's site-packages."
+        echo 'env="$(cd "$(dirname "$0")/.." && pwd)"'
+        echo 'root="$(dirname "$env")/sysroot"'
+        echo 'PYTHONPATH="$env/lib/python3.11/site-packages${PYTHONPATH:+:$PYTHONPATH}" \'
+        echo '    exec qemu-aarch64 -L "$root" "$root/usr/bin/python3.11" "$@"'
+    } >"$A/env/bin/python3"
+    chmod +x "$A/env/bin/python3"
+    touch "$A/.done"
+fi
+"$A/env/bin/python3" -c 'import platform, numpy; print("arm64 python", platform.python_version(), platform.machine(), "numpy", numpy.__version__)'
 
 # --- channel and prefixes ----------------------------------------------------------------------
 step "local conda channel"

@@ -46,7 +46,7 @@ pub fn home_with_condarc(dir: &Path, text: &str) -> PathBuf {
 fn doctor_json(prefix: &Path, home: Option<&Path>) -> Value {
     let mut cmd = blasfix();
     if let Some(h) = home {
-        cmd.env("HOME", h);
+        cmd.env("HOME", h).env("USERPROFILE", h);
     }
     let out = cmd
         .args(["doctor", "--json", "--no-runtime", "-p"])
@@ -212,6 +212,7 @@ fn tokens_and_passwords_are_masked_everywhere() {
     ] {
         let out = blasfix()
             .env("HOME", &home)
+            .env("USERPROFILE", &home)
             .args(args)
             .arg("-p")
             .arg(&prefix)
@@ -302,12 +303,7 @@ fn named_env_is_found_in_the_root_envs_dir() {
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["environment"]["name"], "ml");
-    assert!(
-        v["environment"]["prefix"]
-            .as_str()
-            .unwrap()
-            .ends_with("envs/ml")
-    );
+    assert!(Path::new(v["environment"]["prefix"].as_str().unwrap()).ends_with("envs/ml"));
     blasfix()
         .env("CONDA_EXE", root.join("bin/conda"))
         .args(["doctor", "--no-runtime", "-n", "nope"])

@@ -20,6 +20,7 @@ fn mirrors_topic_says_why_the_mirror_gives_openblas() {
     .unwrap();
     let out = blasfix()
         .env("HOME", &home)
+        .env("USERPROFILE", &home)
         .args(["explain", "mirrors", "--no-runtime", "-p"])
         .arg(&prefix)
         .assert()

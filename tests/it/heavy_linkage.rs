@@ -48,7 +48,7 @@ fn ends(f: &LinkageFacts) -> Vec<String> {
             h.real
                 .as_ref()
                 .or(h.resolved.as_ref())
-                .map(|p| p.display().to_string())
+                .map(|p| p.display().to_string().replace('\\', "/"))
                 .unwrap_or_default()
         })
         .collect()
@@ -181,17 +181,29 @@ fn heavy_linkage_macos_openblas_wheels_resolve_rpath() {
 #[test]
 fn heavy_linkage_windows_wheel_delvewheel_dll() {
     let Some(h) = heavy_dir() else { return };
-    let f = wheel(&h, "win-amd64", "win-64");
+    bundled_openblas(&wheel(&h, "win-amd64", "win-64"), ".dll");
+}
+
+/// Every chain ends in the wheel's own `numpy.libs/libscipy_openblas64_-<hash><ext>`.
+fn bundled_openblas(f: &LinkageFacts, ext: &str) {
     assert_eq!(f.implementation, BlasImpl::Openblas);
     assert!(f.problems.is_empty(), "{:?}", f.problems);
-    let ends = ends(&f);
+    let ends = ends(f);
     assert!(!ends.is_empty());
     for end in ends {
         assert!(
-            end.contains("numpy.libs/libscipy_openblas") && end.ends_with(".dll"),
+            end.contains("numpy.libs/libscipy_openblas64_-") && end.ends_with(ext),
             "{end}"
         );
     }
+}
+
+/// PyPI's manylinux aarch64 wheel: the core module's RPATH `$ORIGIN/../../numpy.libs` leads to
+/// the bundled OpenBLAS, read from aarch64 ELF files (on every host, and natively under qemu).
+#[test]
+fn heavy_linkage_linux_aarch64_wheel() {
+    let Some(h) = heavy_dir() else { return };
+    bundled_openblas(&wheel(&h, "linux-aarch64", "linux-aarch64"), ".so");
 }
 
 /// Not a timed assertion: prints how long `inspect` takes on each real layout (the budget is a

@@ -167,3 +167,56 @@ fn heavy_bench_quick_json_on_venv_pypi() {
         assert!(c["repeats"].as_u64().is_some_and(|r| r >= 5), "{c}");
     }
 }
+
+/// Debian's arm64 CPython 3.11 under qemu-user with NumPy's manylinux aarch64 wheel
+/// (tests/heavy/run.sh, `arm64-python/env`; its `bin/python3` starts `qemu-aarch64 -L sysroot`):
+/// the probe runs in a real aarch64 interpreter and finds the bundled OpenBLAS, and `doctor`
+/// (the aarch64 build in the aarch64 stage of .ci/cross) agrees with what it declares.
+#[test]
+fn heavy_probe_arm64_python_under_qemu() {
+    let Some(h) = heavy_dir() else { return };
+    let env = h.join("arm64-python/env");
+    let py = env.join("bin/python3");
+    assert!(
+        py.exists(),
+        "{} missing: the heavy directory is incomplete (run tests/heavy/run.sh)",
+        py.display()
+    );
+    // qemu makes the interpreter slow to start: a longer budget than the other probes.
+    let f = probe::spawn_with_args(&py, Duration::from_secs(600), &[], &[])
+        .wait_result()
+        .unwrap_or_else(|e| panic!("probe of {} failed: {e}", py.display()));
+    assert_eq!(f.implementation, BlasImpl::Openblas, "{f:?}");
+    let lib = numpy_openblas(&f);
+    assert!(
+        lib.filepath.contains("numpy.libs/libscipy_openblas64_-") && lib.filepath.ends_with(".so"),
+        "{}",
+        lib.filepath
+    );
+    assert_eq!(f.numpy_version.as_deref(), Some("2.1.3"));
+    assert_eq!(lib.threading_layer.as_deref(), Some("pthreads"));
+    // OpenBLAS picks an aarch64 kernel for qemu's CPU (armv8, armv8sve, neoversen1, ...).
+    let arch = lib
+        .architecture
+        .as_deref()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    assert!(
+        arch.starts_with("armv8") || arch.starts_with("neoverse") || arch.starts_with("cortex"),
+        "{arch}"
+    );
+    let out = blasfix()
+        .args(["doctor", "--json", "--timeout", "600", "-p"])
+        .arg(&env)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["blas"]["implementation"], "openblas", "{}", v["blas"]);
+    assert_eq!(v["blas"]["loaded"], "openblas", "{}", v["runtime"]);
+    assert_eq!(v["blas"]["linked"], "openblas", "{}", v["linkage"]);
+}

@@ -369,7 +369,7 @@ if __name__ == "__main__":
     )
     .unwrap();
     let report = dir.path().join("report.json");
-    let mut ps = Command::new(env!("CARGO_BIN_EXE_blasfix"))
+    let mut ps = crate::support::blasfix_command()
         .args(["ps", "-v", "--json", "--interval", "0.5", "--output"])
         .arg(&report)
         .arg("--")

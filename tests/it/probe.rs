@@ -333,6 +333,7 @@ fn real_python2_is_too_old() {
 }
 
 /// A venv-shaped prefix whose `bin/python3` is the real interpreter.
+#[cfg(unix)]
 fn venv_with_real_python(dir: &Path, py: &Path) -> PathBuf {
     let prefix = dir.join("venv");
     std::fs::create_dir_all(prefix.join("bin")).unwrap();
@@ -387,4 +388,24 @@ fn probe_script_is_cached_with_bytecode_and_works_without_a_cache() {
             assert_eq!(n, 1, "one compiled probe in {}", pycache.display());
         }
     }
+}
+
+/// The probe's Windows-only Python (EnumProcessModulesEx with a growing buffer,
+/// GetModuleFileNameExW, Windows DLL names, the queries of MKL/OpenBLAS/OpenMP DLLs) run by this
+/// machine's python3 with ctypes stand-ins: no Windows CPython can run here (README "Platforms").
+#[test]
+fn probe_windows_code_paths_with_ctypes_stand_ins() {
+    let Some(py) = python3() else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(py)
+        .arg(root.join("tests/python/probe_win32.py"))
+        .arg(root.join("templates/probe.py"))
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(" passed, 0 failed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -390,7 +390,7 @@ fn a_command_that_cannot_start_is_a_usage_error() {
 #[test]
 fn a_process_exiting_during_the_window() {
     let mut t = idle_target(&[]);
-    let mut ps = Command::new(env!("CARGO_BIN_EXE_blasfix"))
+    let mut ps = crate::support::blasfix_command()
         .args(["ps", "--json", "-v", "--interval", "600"])
         .arg(t.pid().to_string())
         .env("NO_COLOR", "1")
@@ -748,7 +748,7 @@ fn doctor_points_to_ps_for_workers() {
 // --watch on a real pseudo-terminal
 
 fn watch_session(pid: u32) -> rexpect::session::PtySession {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_blasfix"));
+    let mut cmd = crate::support::blasfix_command();
     cmd.env("TERM", "xterm")
         .env("NO_COLOR", "1")
         .args(["ps", "--watch", "--interval", "0.2"])

@@ -2,12 +2,10 @@
 //! after hiding the cursor; see the recipe in crates-and-cli.md §4).
 #![cfg(unix)]
 
-use std::process::Command;
-
 use crate::apply::{Fixture, fixture, snapshot};
 
 fn session(f: &Fixture) -> rexpect::session::PtySession {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_blasfix"));
+    let mut cmd = crate::support::blasfix_command();
     cmd.env("TERM", "xterm")
         .env("NO_COLOR", "1")
         .env("CONDA_EXE", &f.fake)
@@ -69,7 +67,7 @@ fn answer_yes_applies() {
 fn ctrl_c_during_install_restores_pinned() {
     let f = fixture(Some("python 3.12.*\nlibblas=*=*openblas\n"));
     let before = snapshot(&f.prefix);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_blasfix"));
+    let mut cmd = crate::support::blasfix_command();
     cmd.env("TERM", "xterm")
         .env("NO_COLOR", "1")
         .env("CONDA_EXE", &f.fake)

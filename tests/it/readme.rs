@@ -9,6 +9,10 @@
 //! findings that depend on the CPU vendor; on a machine of another vendor only the part before
 //! `Findings` is compared. With `BLASFIX_UPDATE_README=1` the blocks are rewritten instead.
 
+// The fixture blocks run blasfix through `sh` (no shell under Wine): on Windows only the
+// contracts and the README helpers that other modules use are compiled.
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+
 use std::path::{Path, PathBuf};
 
 use blasfix::diagnose::recommend;
@@ -347,6 +351,7 @@ fn doctor_text(f: &Facts) -> String {
 }
 
 /// Blocks that need only fixtures: plain `cargo test` checks them.
+#[cfg(unix)]
 pub fn fixture_blocks() -> Vec<Block> {
     let t = tuna();
     let paths = |s: &str| replace_paths(s, &[(&t.prefix, "~/envs/ml"), (&t.home, "~")]);
@@ -404,10 +409,15 @@ pub fn fixture_blocks() -> Vec<Block> {
         ("pin-env-yml", "pin --backend mkl --yes environment.yml"),
         ("pin-lines", "pin --backend mkl"),
     ] {
+        // blasfix (under the cross runner when there is one, support::runner) with stdout and
+        // stderr interleaved as a terminal shows them.
+        let mut argv = crate::support::runner().unwrap_or_default();
+        argv.push(env!("CARGO_BIN_EXE_blasfix").to_string());
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(format!("exec \"$0\" {args} 2>&1"))
-            .arg(env!("CARGO_BIN_EXE_blasfix"))
+            .arg(format!("exec \"$@\" {args} 2>&1"))
+            .arg("sh")
+            .args(&argv)
             .current_dir(d.path())
             .env("HOME", d.path())
             .env("NO_COLOR", "1")
@@ -441,6 +451,7 @@ dependencies:
   - scipy
 ";
 
+#[cfg(unix)]
 #[test]
 fn readme_fixture_outputs_are_current() {
     check(&fixture_blocks());

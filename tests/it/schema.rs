@@ -46,7 +46,7 @@ pub fn assert_valid(v: &jsonschema::Validator, doc: &Value, what: &str) {
 pub fn doctor_json(prefix: &Path, home: Option<&Path>, extra: &[&str]) -> Value {
     let mut cmd = blasfix();
     if let Some(h) = home {
-        cmd.env("HOME", h);
+        cmd.env("HOME", h).env("USERPROFILE", h);
     }
     let out = cmd
         .args(["doctor", "--json"])

@@ -36,13 +36,46 @@ const HOST_VARS: &[&str] = &[
 /// `blasfix` as built for this test run, colourless, without the host's conda, pip and thread
 /// variables, with HOME pointing at an empty directory (so no real ~/.condarc is read).
 pub fn blasfix() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_blasfix"));
+    let mut cmd = assert_cmd::Command::from_std(blasfix_command());
     clean(&mut cmd);
     cmd
 }
 
+/// A plain `std::process::Command` for the built blasfix (through [`runner`] when there is
+/// one), for tests that need one (pseudo-terminals), with nothing else set.
+pub fn blasfix_command() -> std::process::Command {
+    match runner() {
+        Some(r) => {
+            let mut cmd = std::process::Command::new(&r[0]);
+            cmd.args(&r[1..]).arg(env!("CARGO_BIN_EXE_blasfix"));
+            cmd
+        }
+        None => std::process::Command::new(env!("CARGO_BIN_EXE_blasfix")),
+    }
+}
+
+/// The emulator cargo runs this test binary under, for a cross build that the kernel cannot
+/// execute (`qemu-aarch64 -L <sysroot>` from `CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER`,
+/// set by .ci/cross): blasfix runs under it too. None for native builds and under Wine, where a
+/// Windows process starts Windows programs itself.
+pub fn runner() -> Option<Vec<String>> {
+    let var = if cfg!(all(target_os = "linux", target_arch = "aarch64")) {
+        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER"
+    } else {
+        return None;
+    };
+    let words: Vec<String> = std::env::var(var)
+        .ok()?
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    (!words.is_empty()).then_some(words)
+}
+
 fn clean(cmd: &mut assert_cmd::Command) {
-    cmd.env("NO_COLOR", "1").env("HOME", empty_home());
+    cmd.env("NO_COLOR", "1")
+        .env("HOME", empty_home())
+        .env("USERPROFILE", empty_home());
     for v in HOST_VARS.iter().chain(blasfix::facts::threads::THREAD_VARS) {
         cmd.env_remove(v);
     }
@@ -51,6 +84,7 @@ fn clean(cmd: &mut assert_cmd::Command) {
 /// `blasfix` run as an unprivileged user, so that permission bits apply (tests run as root in
 /// CI): through `setpriv` as nobody when this process is root, else as this user. None when
 /// root and `setpriv` is missing. Files the command must read need to be world-readable.
+#[cfg(unix)]
 pub fn blasfix_unprivileged() -> Option<assert_cmd::Command> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -61,6 +95,7 @@ pub fn blasfix_unprivileged() -> Option<assert_cmd::Command> {
         .find(|p| std::path::Path::new(p).exists())?;
     let mut cmd = assert_cmd::Command::new(setpriv);
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(runner().unwrap_or_default())
         .arg(env!("CARGO_BIN_EXE_blasfix"));
     clean(&mut cmd);
     Some(cmd)

@@ -270,6 +270,37 @@ mod tests {
     }
 
     #[test]
+    fn linux_aarch64_recommends_openblas_and_names_nvpl() {
+        let mut f = intel_linux();
+        f.machine.arch = "aarch64".into();
+        f.machine.vendor = "ARM".into();
+        f.machine.vendor_family = crate::facts::cpu::VendorFamily::Arm;
+        f.machine.microarch = Some("neoverse_v2".into());
+        f.machine.cpu_part = Some("0xd4f".into());
+        f.machine.subdir = "linux-aarch64".into();
+        f.machine.process_subdir = "linux-aarch64".into();
+        f.prefix.subdir = Some("linux-aarch64".into());
+        let r = recommend(&f);
+        assert_eq!(r.backend, BlasImpl::Openblas);
+        assert!(r.reason.contains("MKL does not exist here"), "{}", r.reason);
+        assert!(r.reason.contains("libblas=*=*nvpl"), "{}", r.reason);
+        assert!(r.reason.contains("Grace"), "{}", r.reason);
+        assert!(
+            !ids(&f)
+                .iter()
+                .any(|i| i.contains("mkl") || i.contains("intel"))
+        );
+        // Neoverse-V1 (Graviton3): NVPL named, Grace not.
+        f.machine.cpu_part = Some("0xd40".into());
+        let r = recommend(&f);
+        assert!(
+            r.reason.contains("nvpl") && !r.reason.contains("Grace"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
     fn openblas_on_intel_but_no_mkl_for_subdir() {
         let mut f = intel_linux();
         f.prefix.subdir = Some("osx-64".into());
