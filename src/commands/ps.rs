@@ -364,6 +364,8 @@ mod watch {
 
     /// Wait for the next refresh, reading keys: `q` quits; a guarded signal quits.
     fn wait_keys(d: Duration, stdin_open: &mut bool) -> Next {
+        #[cfg(not(unix))]
+        let _ = stdin_open; // keys are read on Unix terminals only
         let until = Instant::now() + d;
         loop {
             if interrupt::happened() {

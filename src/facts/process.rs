@@ -686,14 +686,17 @@ struct FileFacts {
     detail: Option<String>,
 }
 
+/// What was learnt about library files (exports, versions, build details) and environments'
+/// records, kept between snapshots so that each file is read once. Platform-neutral: any
+/// reader that knows the paths a process maps names its libraries with [`libraries_of`].
 #[derive(Default)]
-struct FileCache {
+pub struct Libraries {
     files: HashMap<String, FileFacts>,
     /// conda-meta record and dist-info names per environment prefix.
     records: HashMap<PathBuf, Vec<String>>,
 }
 
-impl FileCache {
+impl Libraries {
     fn facts(&mut self, path: &str, role: FileRole) -> FileFacts {
         if let Some(f) = self.files.get(path) {
             return f.clone();
@@ -790,9 +793,9 @@ fn rodata(path: &Path) -> Option<Vec<u8>> {
     Some(data.to_vec())
 }
 
-/// Turn the mapped files of a process into library entries: MKL's files become one entry with
-/// its threading layer; OpenBLAS and BLIS get theirs from their dependencies.
-fn libraries_of(paths: &[&str], cache: &mut FileCache) -> Vec<MappedLib> {
+/// Turn the files a process maps into library entries: MKL's files become one entry with its
+/// threading layer; OpenBLAS, BLIS and the rest get their build detail from their own files.
+pub fn libraries_of(paths: &[&str], cache: &mut Libraries) -> Vec<MappedLib> {
     let mut out: Vec<MappedLib> = Vec::new();
     let mut mkl_layer = None;
     for &raw in paths {
@@ -864,7 +867,8 @@ fn libraries_of(paths: &[&str], cache: &mut FileCache) -> Vec<MappedLib> {
 /// Reads snapshots; keeps what it learns about library files and cgroup mounts between them
 /// (so `--watch` reads each library file once).
 pub struct Reader {
-    cache: FileCache,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    cache: Libraries,
     #[cfg(target_os = "linux")]
     linux: linux::State,
 }
@@ -878,7 +882,7 @@ impl Default for Reader {
 impl Reader {
     pub fn new() -> Self {
         Reader {
-            cache: FileCache::default(),
+            cache: Libraries::default(),
             #[cfg(target_os = "linux")]
             linux: linux::State::new(),
         }
@@ -1164,7 +1168,7 @@ mod linux {
         })
     }
 
-    pub fn snapshot(st: &mut State, cache: &mut FileCache, sel: &Selection) -> Snapshot {
+    pub fn snapshot(st: &mut State, cache: &mut Libraries, sel: &Selection) -> Snapshot {
         let begin = monotonic_seconds();
         let mut snap = read_all(st, cache, sel);
         // Threads are read one after another: the middle of the reading stands for all.
@@ -1172,7 +1176,7 @@ mod linux {
         snap
     }
 
-    fn read_all(st: &mut State, cache: &mut FileCache, sel: &Selection) -> Snapshot {
+    fn read_all(st: &mut State, cache: &mut Libraries, sel: &Selection) -> Snapshot {
         let mut snap = Snapshot {
             at: 0.0,
             ticks_per_s: st.ticks_per_s,
@@ -1292,7 +1296,7 @@ mod linux {
     /// OpenMP runtime). `Err`: why it could not be read.
     fn read_process(
         st: &mut State,
-        cache: &mut FileCache,
+        cache: &mut Libraries,
         head: Head,
         explicit: bool,
     ) -> Result<Option<ProcessSample>, String> {
