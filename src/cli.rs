@@ -67,17 +67,60 @@ impl From<ColorChoice> for style::ColorChoice {
 /// Which environment to look at.
 #[derive(Debug, Args, Clone, Default)]
 pub struct EnvSelector {
-    /// Name of a conda environment (looked up in the envs dirs, like `conda -n`).
+    /// Name of a conda environment (looked up in the envs dirs, like `conda -n`); as
+    /// `pixi blasfix`, a pixi environment of the workspace (also `-e`, like pixi).
     #[arg(
         short = 'n',
         long = "name",
         value_name = "NAME",
-        conflicts_with = "prefix"
+        conflicts_with = "prefix",
+        short_alias = 'e',
+        alias = "environment"
     )]
     pub name: Option<String>,
     /// Path of an environment (a conda prefix, a venv, a pixi env).
     #[arg(short = 'p', long = "prefix", value_name = "PATH")]
     pub prefix: Option<PathBuf>,
+    /// Run as `pixi blasfix` (set from the program name, not a flag): the environment and the
+    /// manifest default to the pixi workspace's.
+    #[arg(skip)]
+    pub pixi: bool,
+}
+
+/// How the program was started: as `blasfix`, or as `pixi blasfix` (the program name
+/// `pixi-blasfix`, or the `pixi-blasfix` launcher, which sets `BLASFIX_INVOKED_AS=pixi`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invocation {
+    Blasfix,
+    Pixi,
+}
+
+impl Invocation {
+    /// From the program name (`argv[0]`, any directory, `.exe` or not) and `BLASFIX_INVOKED_AS`.
+    pub fn detect(argv0: Option<&std::ffi::OsStr>, invoked_as: Option<&std::ffi::OsStr>) -> Self {
+        let stem = argv0
+            .and_then(|a| std::path::Path::new(a).file_stem())
+            .and_then(|s| s.to_str());
+        if stem == Some("pixi-blasfix") || invoked_as.is_some_and(|v| v == "pixi") {
+            Invocation::Pixi
+        } else {
+            Invocation::Blasfix
+        }
+    }
+}
+
+impl Command {
+    /// The environment selector of commands that take one.
+    pub fn env_selector_mut(&mut self) -> Option<&mut EnvSelector> {
+        match self {
+            Command::Doctor(a) => Some(&mut a.env),
+            Command::Explain(a) => Some(&mut a.env),
+            Command::Apply(a) => Some(&mut a.env),
+            Command::Pin(a) => Some(&mut a.env),
+            Command::Bench(a) => Some(&mut a.env),
+            Command::Completions(_) => None,
+        }
+    }
 }
 
 impl From<&EnvSelector> for envs::Selector {
@@ -85,6 +128,7 @@ impl From<&EnvSelector> for envs::Selector {
         envs::Selector {
             name: s.name.clone(),
             prefix: s.prefix.clone(),
+            pixi: s.pixi,
         }
     }
 }
@@ -277,7 +321,8 @@ pub enum FamilyArg {
 
 #[derive(Debug, Args)]
 pub struct PinArgs {
-    /// environment.yml, pixi.toml or pyproject.toml (none: print the pin lines).
+    /// environment.yml, pixi.toml or pyproject.toml (none: print the pin lines; as
+    /// `pixi blasfix`, the workspace's manifest).
     pub file: Option<PathBuf>,
     /// The BLAS to pin (auto: the recommendation for this machine).
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]

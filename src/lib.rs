@@ -28,11 +28,18 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Some(false) => clap::ColorChoice::Never,
         None => clap::ColorChoice::Auto,
     };
-    let parsed = cli::Cli::command()
-        .color(color)
+    let invocation = cli::Invocation::detect(
+        args.first().map(OsString::as_os_str),
+        std::env::var_os("BLASFIX_INVOKED_AS").as_deref(),
+    );
+    let mut command = cli::Cli::command().color(color);
+    if invocation == cli::Invocation::Pixi {
+        command = command.bin_name("pixi blasfix");
+    }
+    let parsed = command
         .try_get_matches_from(&args)
         .and_then(|m| cli::Cli::from_arg_matches(&m));
-    let cli = match parsed {
+    let mut cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { error::EXIT_USAGE } else { 0 };
@@ -40,6 +47,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if invocation == cli::Invocation::Pixi
+        && let Some(env) = cli.command.env_selector_mut()
+    {
+        env.pixi = true;
+    }
     render::style::init(cli.global.color.into());
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code),

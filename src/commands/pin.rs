@@ -13,7 +13,12 @@ use crate::render::diff;
 use crate::render::style::Styles;
 
 pub fn run(args: &PinArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let Some(path) = &args.file else {
+    let file = match (&args.file, args.env.pixi) {
+        (Some(f), _) => Some(f.clone()),
+        (None, true) => Some(pixi_manifest(global)?),
+        (None, false) => None,
+    };
+    let Some(path) = &file else {
         let (req, said) = resolve(args, &[])?;
         say(global, &said);
         print!("{}", envfile::pin_lines(&req));
@@ -87,6 +92,22 @@ pub fn run(args: &PinArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         );
     }
     Ok(EXIT_OK)
+}
+
+/// As `pixi blasfix pin` without FILE: the manifest of the workspace at or above the working
+/// directory.
+fn pixi_manifest(global: &GlobalArgs) -> anyhow::Result<std::path::PathBuf> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| UserError::usage(format!("cannot read the working directory: {e}")))?;
+    let ws = crate::facts::pixi::find_workspace(&cwd).ok_or_else(|| {
+        UserError::usage(format!(
+            "no pixi workspace at or above {} (no pixi.toml, no pyproject.toml with [tool.pixi])",
+            cwd.display()
+        ))
+        .with_hint("run `pixi blasfix pin` inside a pixi project, or name the file: `pixi blasfix pin FILE`")
+    })?;
+    say(global, &[format!("manifest {}", ws.manifest.display())]);
+    Ok(ws.manifest)
 }
 
 /// A FILE that does not exist: a new environment.yml from the family's template.

@@ -62,6 +62,9 @@ pub struct Located {
 pub struct Selector {
     pub name: Option<String>,
     pub prefix: Option<PathBuf>,
+    /// Run as `pixi blasfix`: no `-p` means the pixi workspace's environment (`-n` names it,
+    /// else `default`), found from the manifest at or above the working directory.
+    pub pixi: bool,
 }
 
 /// Errors finding an environment.
@@ -82,6 +85,19 @@ pub enum LocateError {
     PermissionDenied { path: PathBuf },
     #[error("{path}: not an environment (no conda-meta/, no pyvenv.cfg, no Python)")]
     NotAnEnv { path: PathBuf },
+    #[error(
+        "no pixi workspace at or above {start} (no pixi.toml, no pyproject.toml with [tool.pixi]); run `pixi blasfix` inside a pixi project, or pass -p PATH"
+    )]
+    NoPixiWorkspace { start: PathBuf },
+    #[error(
+        "the pixi environment `{name}` of {manifest} is not installed ({prefix} does not exist; installed: {installed}): run `pixi install -e {name}` first"
+    )]
+    PixiEnvMissing {
+        name: String,
+        manifest: PathBuf,
+        prefix: PathBuf,
+        installed: String,
+    },
     /// Nothing selected and nothing active: no -p/-n, CONDA_PREFIX, VIRTUAL_ENV or python3.
     #[error(
         "no environment: pass -p PATH or -n NAME (CONDA_PREFIX and VIRTUAL_ENV are unset and there is no python3 on PATH)"
@@ -107,6 +123,8 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         }
         let name = name_of(&p, env);
         (p, "-p".to_string(), name)
+    } else if sel.pixi {
+        locate_pixi(sel.name.as_deref(), env)?
     } else if let Some(n) = &sel.name {
         let (p, how) = find_by_name(n, env)?;
         (p, how, Some(n.clone()))
@@ -159,6 +177,45 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         kind_evidence,
         python,
     })
+}
+
+/// The pixi workspace's environment: `name`, else the one of an active `pixi shell` of the same
+/// workspace (`PIXI_ENVIRONMENT_NAME`), else `default`.
+fn locate_pixi(
+    name: Option<&str>,
+    env: &EnvSnapshot,
+) -> Result<(PathBuf, String, Option<String>), LocateError> {
+    let start = env.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
+    let ws =
+        crate::facts::pixi::find_workspace(&start).ok_or(LocateError::NoPixiWorkspace { start })?;
+    let shell_env = env
+        .path("PIXI_PROJECT_ROOT")
+        .filter(|r| same_dir(r, &ws.root))
+        .and(env.get("PIXI_ENVIRONMENT_NAME"));
+    let name = name.or(shell_env).unwrap_or("default").to_string();
+    let prefix = ws.env_prefix(&name);
+    if !prefix.join("conda-meta").is_dir() {
+        let installed = ws.installed_envs();
+        return Err(LocateError::PixiEnvMissing {
+            name,
+            manifest: ws.manifest,
+            prefix,
+            installed: if installed.is_empty() {
+                "none".into()
+            } else {
+                installed.join(", ")
+            },
+        });
+    }
+    let how = format!("`pixi blasfix` in workspace {}", ws.manifest.display());
+    Ok((prefix, how, Some(name)))
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b
+        || a.canonicalize()
+            .ok()
+            .is_some_and(|a| b.canonicalize().ok() == Some(a))
 }
 
 fn absolute(p: &Path, env: &EnvSnapshot) -> PathBuf {
@@ -522,6 +579,7 @@ mod tests {
             &Selector {
                 prefix: Some(missing.clone()),
                 name: None,
+                ..Default::default()
             },
             &snap(&[]),
         )
@@ -534,6 +592,7 @@ mod tests {
             &Selector {
                 prefix: Some(plain.clone()),
                 name: None,
+                ..Default::default()
             },
             &snap(&[]),
         )
@@ -553,6 +612,7 @@ mod tests {
             &Selector {
                 prefix: Some(venv.clone()),
                 name: None,
+                ..Default::default()
             },
             &snap(&[]),
         )
@@ -566,6 +626,7 @@ mod tests {
             &Selector {
                 prefix: Some(win.clone()),
                 name: None,
+                ..Default::default()
             },
             &snap(&[]),
         )
@@ -592,6 +653,7 @@ mod tests {
             &Selector {
                 name: Some("ml".into()),
                 prefix: None,
+                ..Default::default()
             },
             &env,
         )
@@ -608,6 +670,7 @@ mod tests {
             &Selector {
                 name: Some("solo".into()),
                 prefix: None,
+                ..Default::default()
             },
             &env,
         )
@@ -617,6 +680,7 @@ mod tests {
             &Selector {
                 name: Some("base".into()),
                 prefix: None,
+                ..Default::default()
             },
             &env,
         )
@@ -626,6 +690,7 @@ mod tests {
             &Selector {
                 name: Some("ghost".into()),
                 prefix: None,
+                ..Default::default()
             },
             &env,
         )
@@ -658,7 +723,8 @@ mod tests {
             locate(
                 &Selector {
                     name: Some("a".into()),
-                    prefix: None
+                    prefix: None,
+                    ..Default::default()
                 },
                 &env
             )
@@ -670,7 +736,8 @@ mod tests {
             locate(
                 &Selector {
                     name: Some("b".into()),
-                    prefix: None
+                    prefix: None,
+                    ..Default::default()
                 },
                 &env
             )
@@ -682,6 +749,7 @@ mod tests {
             &Selector {
                 name: Some("default".into()),
                 prefix: None,
+                ..Default::default()
             },
             &env,
         )

@@ -11,6 +11,7 @@ pub mod distro;
 pub mod envs;
 pub mod linkage;
 pub mod mirrors;
+pub mod pixi;
 pub mod prefix;
 pub mod probe;
 pub mod problem;

@@ -29,6 +29,7 @@ mod heavy_ps;
 mod heavy_truth;
 mod linkage;
 mod pin;
+mod pixi;
 mod prefix;
 mod probe;
 mod ps;

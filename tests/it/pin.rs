@@ -289,7 +289,7 @@ fn pin_edits_pixi_toml() {
         out,
         src.replace(
             "libblas = \"*=*openblas\"",
-            "libblas = { build = \"*mkl\" }"
+            "libblas = { version = \"*\", build = \"*mkl\" }"
         ),
         "{out}"
     );
@@ -387,7 +387,7 @@ fn pin_without_file_prints_the_lines() {
         .stdout(predicate::str::contains("  - libblas=*=*openblas\n"))
         .stdout(predicate::str::contains("\nlibblas=*=*openblas\n"))
         .stdout(predicate::str::contains(
-            "libblas = { build = \"*openblas\" }",
+            "libblas = { version = \"*\", build = \"*openblas\" }",
         ));
 }
 

@@ -330,8 +330,8 @@ pub fn epyc_container() -> CpuFacts {
 fn facts_on(cpu: CpuFacts, home: &Path, prefix: &Path) -> Facts {
     let env = EnvSnapshot::from_pairs([]).with_home(home);
     let sel = envs::Selector {
-        name: None,
         prefix: Some(prefix.to_path_buf()),
+        ..Default::default()
     };
     let mut f = facts::gather(&sel, &env, None).expect("gather");
     f.threads = threads::from_env(&env, &cpu);

@@ -22,6 +22,8 @@ const HOST_VARS: &[&str] = &[
     "MAMBARC",
     "VIRTUAL_ENV",
     "PIXI_PROJECT_ROOT",
+    "PIXI_ENVIRONMENT_NAME",
+    "BLASFIX_INVOKED_AS",
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
     "PIP_CONFIG_FILE",
@@ -37,7 +39,7 @@ const HOST_VARS: &[&str] = &[
 /// variables, with HOME pointing at an empty directory (so no real ~/.condarc is read).
 pub fn blasfix() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::from_std(blasfix_command());
-    clean(&mut cmd);
+    clean_env(&mut cmd);
     cmd
 }
 
@@ -72,7 +74,9 @@ pub fn runner() -> Option<Vec<String>> {
     (!words.is_empty()).then_some(words)
 }
 
-fn clean(cmd: &mut assert_cmd::Command) {
+/// Start `cmd` without the host's conda, pip, pixi and thread variables, colourless, with an
+/// empty HOME.
+pub fn clean_env(cmd: &mut assert_cmd::Command) {
     cmd.env("NO_COLOR", "1")
         .env("HOME", empty_home())
         .env("USERPROFILE", empty_home());
@@ -97,7 +101,7 @@ pub fn blasfix_unprivileged() -> Option<assert_cmd::Command> {
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .args(runner().unwrap_or_default())
         .arg(env!("CARGO_BIN_EXE_blasfix"));
-    clean(&mut cmd);
+    clean_env(&mut cmd);
     Some(cmd)
 }
 

@@ -53,9 +53,10 @@ impl PinRequest {
     }
 
     /// The pixi manifest entry (pixi needs the table form for a build).
+    /// The table form, which pixi parses without warnings (a string is a version only).
     pub fn pixi_line(&self) -> String {
         format!(
-            "{} = {{ build = \"{}\" }}",
+            "{} = {{ version = \"*\", build = \"{}\" }}",
             self.selector_name(),
             self.build_glob()
         )

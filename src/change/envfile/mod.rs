@@ -161,7 +161,10 @@ mod tests {
     fn pin_spellings() {
         let cf = PinRequest::new(BlasImpl::Mkl, ChannelFamily::CondaForge);
         assert_eq!(cf.spec(), "libblas=*=*mkl");
-        assert_eq!(cf.pixi_line(), "libblas = { build = \"*mkl\" }");
+        assert_eq!(
+            cf.pixi_line(),
+            "libblas = { version = \"*\", build = \"*mkl\" }"
+        );
         let d = PinRequest::new(BlasImpl::Openblas, ChannelFamily::Defaults);
         assert_eq!(d.spec(), "blas=*=openblas");
         assert!(

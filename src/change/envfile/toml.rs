@@ -1,6 +1,6 @@
 //! pixi.toml (`[dependencies]`, `[feature.*.dependencies]`, `[target.*.dependencies]`) and
 //! pyproject.toml (`[tool.pixi...]`), edited losslessly with `toml_edit`. pixi takes a build
-//! only in the table form: `libblas = { build = "*mkl" }` (a string is a version only).
+//! only in the table form: `libblas = { version = "*", build = "*mkl" }` (a string is a version only).
 //!
 //! Rules, as for environment.yml: every selector entry of another backend, in any of those
 //! tables, gets its build rewritten (version kept); with no selector, the top-level table gets
@@ -259,9 +259,7 @@ fn set_build(
                 .and_then(|i| i.as_value())
                 .map(|v| v.decor().clone());
             let mut it = InlineTable::new();
-            if let Some(v) = version.filter(|v| *v != "*") {
-                it.insert("version", v.into());
-            }
+            it.insert("version", version.unwrap_or("*").into());
             it.insert("build", glob.into());
             it.fmt();
             let mut v = Value::InlineTable(it);
@@ -328,7 +326,7 @@ mod tests {
             e.after,
             src.replace(
                 "python = \"3.12.*\"\n",
-                "python = \"3.12.*\"\nlibblas = { build = \"*mkl\" }\n"
+                "python = \"3.12.*\"\nlibblas = { version = \"*\", build = \"*mkl\" }\n"
             )
         );
         let again = edit_manifest(&e.bytes, ManifestKind::Pixi, &mkl()).unwrap();
@@ -351,7 +349,7 @@ mod tests {
         let e = edit_manifest(src.as_bytes(), ManifestKind::Pixi, &mkl()).unwrap();
         assert_eq!(
             e.after,
-            "[dependencies]\nlibblas = { build = \"*mkl\" }  # why\n"
+            "[dependencies]\nlibblas = { version = \"*\", build = \"*mkl\" }  # why\n"
         );
     }
 
@@ -377,8 +375,9 @@ mod tests {
         let e = edit_manifest(src.as_bytes(), ManifestKind::Pyproject, &mkl()).unwrap();
         assert!(e.after.starts_with(src), "{}", e.after);
         assert!(
-            e.after
-                .contains("[tool.pixi.dependencies]\nlibblas = { build = \"*mkl\" }\n"),
+            e.after.contains(
+                "[tool.pixi.dependencies]\nlibblas = { version = \"*\", build = \"*mkl\" }\n"
+            ),
             "{}",
             e.after
         );

@@ -1,0 +1,2 @@
+OK_MARK = "\u2705"
+X_MARK = "\u274c"
