@@ -118,7 +118,7 @@ impl Command {
             Command::Apply(a) => Some(&mut a.env),
             Command::Pin(a) => Some(&mut a.env),
             Command::Bench(a) => Some(&mut a.env),
-            Command::Completions(_) => None,
+            Command::Ps(_) | Command::Completions(_) => None,
         }
     }
 }
