@@ -363,49 +363,80 @@ pub fn stage_of(line: &str) -> Option<String> {
 /// terminal; blasfix only notes it (so it can restore files and exit non-zero) instead of dying.
 pub mod interrupt {
     use super::*;
+    use std::sync::atomic::AtomicI32;
 
     static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+    static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-    /// Whether SIGINT arrived since the guard was installed.
+    /// Whether one of the guarded signals arrived since the guard was installed.
     pub fn happened() -> bool {
         INTERRUPTED.load(Ordering::SeqCst)
     }
 
-    /// While alive, SIGINT sets a flag instead of killing blasfix.
+    /// The last guarded signal that arrived (0: none).
+    pub fn signal() -> i32 {
+        SIGNAL.load(Ordering::SeqCst)
+    }
+
+    /// While alive, the guarded signals set a flag instead of killing blasfix.
     pub struct Guard {
         #[cfg(unix)]
-        old: libc::sigaction,
+        old: Vec<(libc::c_int, libc::sigaction)>,
     }
 
     #[cfg(unix)]
-    extern "C" fn on_sigint(_: libc::c_int) {
+    extern "C" fn on_signal(sig: libc::c_int) {
+        SIGNAL.store(sig, Ordering::SeqCst);
         INTERRUPTED.store(true, Ordering::SeqCst);
     }
 
+    /// Guard SIGINT (Ctrl-C).
     pub fn install() -> Guard {
-        INTERRUPTED.store(false, Ordering::SeqCst);
         #[cfg(unix)]
-        // SAFETY: the handler only stores into an atomic (async-signal-safe); the struct is
-        // zero-initialised as sigaction(2) allows, and the old action is restored on drop.
+        {
+            install_for(&[libc::SIGINT])
+        }
+        #[cfg(not(unix))]
+        {
+            install_for(&[])
+        }
+    }
+
+    /// Guard these signals (`--watch` also guards SIGTERM and SIGHUP to restore the terminal).
+    pub fn install_for(signals: &[i32]) -> Guard {
+        INTERRUPTED.store(false, Ordering::SeqCst);
+        SIGNAL.store(0, Ordering::SeqCst);
+        #[cfg(unix)]
+        // SAFETY: the handler only stores into atomics (async-signal-safe); the structs are
+        // zero-initialised as sigaction(2) allows, and the old actions are restored on drop.
         unsafe {
-            let mut new: libc::sigaction = std::mem::zeroed();
-            new.sa_sigaction = on_sigint as *const () as usize;
-            libc::sigemptyset(&mut new.sa_mask);
-            new.sa_flags = 0;
-            let mut old: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(libc::SIGINT, &new, &mut old);
+            let mut old = Vec::new();
+            for &sig in signals {
+                let mut new: libc::sigaction = std::mem::zeroed();
+                new.sa_sigaction = on_signal as *const () as usize;
+                libc::sigemptyset(&mut new.sa_mask);
+                new.sa_flags = 0;
+                let mut prev: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(sig, &new, &mut prev);
+                old.push((sig, prev));
+            }
             Guard { old }
         }
         #[cfg(not(unix))]
-        Guard {}
+        {
+            let _ = signals;
+            Guard {}
+        }
     }
 
     impl Drop for Guard {
         fn drop(&mut self) {
             #[cfg(unix)]
-            // SAFETY: restores the action saved by `install`.
+            // SAFETY: restores the actions saved by `install_for`.
             unsafe {
-                libc::sigaction(libc::SIGINT, &self.old, std::ptr::null_mut());
+                for (sig, old) in &self.old {
+                    libc::sigaction(*sig, old, std::ptr::null_mut());
+                }
             }
         }
     }

@@ -25,12 +25,14 @@ mod heavy_docs;
 mod heavy_linkage;
 #[cfg(unix)]
 mod heavy_probe;
+mod heavy_ps;
 mod heavy_truth;
 mod linkage;
 mod pin;
 mod pixi;
 mod prefix;
 mod probe;
+mod ps;
 mod pty;
 mod readme;
 mod schema;
