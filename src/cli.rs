@@ -1,5 +1,6 @@
 //! Command-line interface (clap derive types only; behaviour lives in `commands/`).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -139,7 +140,7 @@ impl Command {
             Command::Apply(a) => Some(&mut a.env),
             Command::Pin(a) => Some(&mut a.env),
             Command::Bench(a) => Some(&mut a.env),
-            Command::Completions(_) => None,
+            Command::Ps(_) | Command::Completions(_) => None,
         }
     }
 }
@@ -171,6 +172,9 @@ pub enum Command {
     /// Measure what the BLAS delivers against the CPU's peak.
     #[command(after_help = PLAIN_EXIT_CODES)]
     Bench(BenchArgs),
+    /// Show running processes' BLAS and OpenMP pools, threads, CPUs and oversubscription.
+    #[command(after_help = PS_HELP)]
+    Ps(PsArgs),
     /// Print a shell completion script on stdout.
     #[command(after_help = COMPLETIONS_INSTALL)]
     Completions(CompletionsArgs),
@@ -378,6 +382,56 @@ pub struct BenchArgs {
     /// Seconds the benchmark may take.
     #[arg(long, default_value_t = 900, value_name = "SECS")]
     pub timeout: u64,
+}
+
+const PS_HELP: &str = "\
+Without PID or CMD: your processes that are Python or load a BLAS or OpenMP
+runtime. With -- CMD: CMD keeps its stdin, stdout and stderr; the report goes to
+stderr (or --output FILE) when CMD exits, or after --for SECONDS while CMD goes
+on. Read-only: no ptrace, no signals to the processes observed.
+
+Exit codes:
+  0  ran to the end (findings or not); with -- CMD: CMD's exit code
+  1  with --strict: at least one warning or error finding
+  2  bad usage, no such process, --watch without a terminal
+  128+N  --watch ended by signal N (SIGTERM, SIGHUP); q and Ctrl-C exit 0";
+
+/// Seconds as a positive decimal number ("1", "0.5").
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Processes to look at, with all their descendants.
+    #[arg(value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// The sampling window in seconds (CPU use is measured over it; --watch refreshes at it).
+    #[arg(long, default_value = "1", value_name = "SECONDS", value_parser = seconds)]
+    pub interval: f64,
+    /// A live table refreshed every --interval until q or Ctrl-C (needs a terminal).
+    #[arg(long, conflicts_with_all = ["json", "command", "output", "for_secs"])]
+    pub watch: bool,
+    /// Print one JSON object (schema: templates/schema/ps.schema.json).
+    #[arg(long)]
+    pub json: bool,
+    /// With -- CMD: report after SECONDS instead of when CMD exits (CMD keeps running).
+    #[arg(long = "for", value_name = "SECONDS", value_parser = seconds, requires = "command")]
+    pub for_secs: Option<f64>,
+    /// Write the report to FILE (instead of stdout; with -- CMD instead of stderr).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when any warning or error finding exists.
+    #[arg(long)]
+    pub strict: bool,
+    /// Start CMD (after --), observe it and its descendants while it runs.
+    #[arg(last = true, value_name = "CMD", conflicts_with = "pids", value_parser = clap::value_parser!(OsString))]
+    pub command: Vec<OsString>,
 }
 
 /// `--version` text: the crate version, plus the git commit when built from a checkout.

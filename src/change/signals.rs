@@ -107,14 +107,28 @@ pub struct Trap {
     old: Vec<(libc::c_int, libc::sigaction)>,
 }
 
-/// Catch the signals from now on (and forget any caught before).
+/// Catch the signals of [`CAUGHT`] from now on (and forget any caught before).
 pub fn install() -> Trap {
+    #[cfg(unix)]
+    {
+        install_for(CAUGHT)
+    }
+    #[cfg(not(unix))]
+    {
+        install_for(&[])
+    }
+}
+
+/// Catch only these signals (`blasfix ps` lets the others keep their default action).
+pub fn install_for(signals: &[i32]) -> Trap {
     FIRST.store(0, Ordering::SeqCst);
     COUNT.store(0, Ordering::SeqCst);
+    #[cfg(not(unix))]
+    let _ = signals;
     #[cfg(unix)]
     {
         let mut old = Vec::new();
-        for &sig in CAUGHT {
+        for &sig in signals {
             // SAFETY: the handler only touches atomics (async-signal-safe); the structs are
             // zero-initialised as sigaction(2) allows; the old actions are restored on drop.
             unsafe {

@@ -9,6 +9,7 @@ pub mod explain;
 mod gather;
 pub mod man;
 pub mod pin;
+pub mod ps;
 
 use crate::cli::{Cli, Command};
 
@@ -20,6 +21,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Apply(args) => apply::run(&args, &cli.global),
         Command::Pin(args) => pin::run(&args, &cli.global),
         Command::Bench(args) => bench::run(&args, &cli.global),
+        Command::Ps(args) => ps::run(&args, &cli.global),
         Command::Completions(args) => completions::run(&args),
     }
 }

@@ -9,6 +9,7 @@ pub mod platform;
 pub mod recommend;
 pub mod rules;
 pub mod threads;
+pub mod workload;
 
 #[cfg(test)]
 mod fixture;

@@ -546,6 +546,48 @@ pub fn build_detail(
     }
 }
 
+/// The build details of a library file named `i` (threading: "pthreads", "openmp", "serial",
+/// ...): OpenBLAS's own naming where it tells (libopenblasp-r: pthreads, libopenblaso-r: OpenMP,
+/// libopenblas-r: serial; the scipy-openblas wheels are pthreads builds), except where Debian
+/// names its OpenMP build libopenblasp too (its directory tells there); otherwise what the file
+/// links and, only when needed, exports (`build_detail`).
+pub fn file_detail(i: BlasImpl, real: &Path, arch: Option<Architecture>) -> Option<String> {
+    let base = file_name(real).to_ascii_lowercase();
+    let named = base.starts_with("libscipy_openblas")
+        || base.starts_with("libopenblasp-r")
+        || base.starts_with("libopenblas64_p-r")
+        || base.starts_with("libopenblaso-r")
+        || base.starts_with("libopenblas-r");
+    let wants_exports = matches!(i, BlasImpl::Openblas | BlasImpl::Blis) && !named;
+    let needed = read_binary(real, arch)
+        .map(|b| b.needed)
+        .unwrap_or_default();
+    let dir_says = real
+        .parent()
+        .map(|d| file_name(d).contains('-'))
+        .unwrap_or(false);
+    let omp = needed
+        .iter()
+        .any(|n| n.contains("gomp") || n.contains("libomp") || n.contains("iomp"));
+    let exports = if wants_exports && !dir_says && !omp {
+        read_exports(real).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    build_detail(i, real, &needed, &exports).or_else(|| {
+        (i == BlasImpl::Openblas && named).then(|| {
+            if base.starts_with("libopenblaso-r") {
+                "openmp"
+            } else if base.starts_with("libopenblas-r") {
+                "serial"
+            } else {
+                "pthreads"
+            }
+            .to_string()
+        })
+    })
+}
+
 // ------------------------------------------------------------------------------------------
 // Pure search-path computation
 
@@ -1174,43 +1216,7 @@ impl Walker<'_> {
             return id.clone();
         }
         let mut id = Identity::new(i, evidence);
-        // OpenBLAS's own naming tells the threading (libopenblasp-r: pthreads, libopenblaso-r:
-        // OpenMP, libopenblas-r: serial; the scipy-openblas wheels are pthreads builds), except
-        // where Debian names its OpenMP build libopenblasp too (its directory tells there).
-        let base = file_name(real).to_ascii_lowercase();
-        let named = base.starts_with("libscipy_openblas")
-            || base.starts_with("libopenblasp-r")
-            || base.starts_with("libopenblas64_p-r")
-            || base.starts_with("libopenblaso-r")
-            || base.starts_with("libopenblas-r");
-        let wants_exports = matches!(i, BlasImpl::Openblas | BlasImpl::Blis) && !named;
-        let needed = read_binary(real, self.arch)
-            .map(|b| b.needed)
-            .unwrap_or_default();
-        let dir_says = real
-            .parent()
-            .map(|d| file_name(d).contains('-'))
-            .unwrap_or(false);
-        let omp = needed
-            .iter()
-            .any(|n| n.contains("gomp") || n.contains("libomp") || n.contains("iomp"));
-        let exports = if wants_exports && !dir_says && !omp {
-            read_exports(real).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        id.detail = build_detail(i, real, &needed, &exports).or_else(|| {
-            (i == BlasImpl::Openblas && named).then(|| {
-                if base.starts_with("libopenblaso-r") {
-                    "openmp"
-                } else if base.starts_with("libopenblas-r") {
-                    "serial"
-                } else {
-                    "pthreads"
-                }
-                .to_string()
-            })
-        });
+        id.detail = file_detail(i, real, self.arch);
         let id = self.with_backend(id);
         self.identified.insert(real.to_path_buf(), id.clone());
         id

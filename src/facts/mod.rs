@@ -16,6 +16,7 @@ pub mod pixi;
 pub mod prefix;
 pub mod probe;
 pub mod problem;
+pub mod process;
 pub mod sitepath;
 pub mod snapshot;
 pub mod threads;

@@ -714,6 +714,12 @@ fn threads(o: &mut Out, f: &Facts) {
             ),
         );
     }
+    // One fresh process is all doctor sees; worker processes each start their own pools.
+    o.row(
+        "Workers",
+        "not judged here: with worker processes (multiprocessing, joblib, DataLoader, \
+         SubprocVecEnv) run `blasfix ps` while they run",
+    );
 }
 
 fn findings_section(o: &mut Out, found: &[Finding], quiet: bool) {
@@ -726,22 +732,37 @@ fn findings_section(o: &mut Out, found: &[Finding], quiet: bool) {
         if quiet && x.severity == Severity::Info {
             continue;
         }
-        let tag = match x.severity {
-            Severity::Error => o.st.error("[error]"),
-            Severity::Warning => o.st.warn("[warn]"),
-            Severity::Info => o.st.info("[info]"),
-        };
-        o.line(format!("  {tag} {}", o.st.bold(&x.title)));
-        for l in text::wrap(&x.detail, 72) {
-            o.line(format!("      {l}"));
-        }
-        if let Some(fix) = &x.fix {
-            o.line(format!("      {} {}", o.st.hint("fix:"), o.st.code(fix)));
-        }
-        if let Some(raw) = x.fix_raw.as_ref().filter(|r| x.fix.as_ref() != Some(*r)) {
-            o.line(format!("      {} {}", o.st.dim("runs:"), o.st.code(raw)));
+        o.s.push_str(&finding(x, &o.st));
+    }
+}
+
+/// One finding: `[tag] title`, the detail wrapped at 80 columns, then `fix:` (a fix of several
+/// lines, alternatives, is aligned under its first line) and `runs:`.
+pub fn finding(x: &Finding, st: &Styles) -> String {
+    let tag = match x.severity {
+        Severity::Error => st.error("[error]"),
+        Severity::Warning => st.warn("[warn]"),
+        Severity::Info => st.info("[info]"),
+    };
+    let mut s = format!("  {tag} {}\n", st.bold(&x.title));
+    for l in text::wrap(&x.detail, 72) {
+        s.push_str(&format!("      {l}\n"));
+    }
+    if let Some(fix) = &x.fix {
+        for (i, l) in fix.lines().enumerate() {
+            let label = if i == 0 {
+                st.hint("fix:")
+            } else {
+                "    ".into()
+            };
+            s.push_str(&format!("      {label} {}\n", st.code(l)));
         }
     }
+    // A fix that is its own command is printed once.
+    if let Some(raw) = x.fix_raw.as_ref().filter(|r| x.fix.as_ref() != Some(*r)) {
+        s.push_str(&format!("      {} {}\n", st.dim("runs:"), st.code(raw)));
+    }
+    s
 }
 
 #[cfg(test)]

@@ -410,6 +410,8 @@ fn a_closed_stdout_never_panics() {
         vec!["explain", "--no-runtime", "-p", &prefix],
         vec!["pin", "--backend", "mkl"],
         vec!["completions", "bash"],
+        vec!["ps", "--interval", "0.1"],
+        vec!["ps", "--json", "--interval", "0.1"],
         vec!["bench", "--quick", "-p", &prefix],
         vec![
             "apply",

@@ -26,6 +26,7 @@ mod heavy_interrupt;
 mod heavy_linkage;
 #[cfg(unix)]
 mod heavy_probe;
+mod heavy_ps;
 mod heavy_truth;
 mod interrupt;
 mod linkage;
@@ -33,6 +34,7 @@ mod pin;
 mod pixi;
 mod prefix;
 mod probe;
+mod ps;
 mod pty;
 mod readme;
 mod schema;

@@ -15,17 +15,26 @@ pub const DOCTOR_SCHEMA: &str = include_str!("../../templates/schema/doctor.sche
 
 /// The compiled doctor schema (draft 2020-12, formats not asserted).
 pub fn doctor_validator() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(DOCTOR_SCHEMA).expect("the schema is JSON");
+    compile(DOCTOR_SCHEMA)
+}
+
+/// Compile a schema of `templates/schema/` after checking it against the 2020-12 meta-schema.
+pub fn compile(text: &str) -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(text).expect("the schema is JSON");
     jsonschema::draft202012::meta::validate(&schema).expect("the schema is a valid 2020-12 schema");
     jsonschema::draft202012::new(&schema).expect("the schema compiles")
 }
 
+/// Every violation, each with its JSON pointer.
+pub fn violations(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    v.iter_errors(doc)
+        .map(|e| format!("  {} at {}", e, e.instance_path()))
+        .collect()
+}
+
 /// Panic with every violation, each with its JSON pointer.
 pub fn assert_valid(v: &jsonschema::Validator, doc: &Value, what: &str) {
-    let errors: Vec<String> = v
-        .iter_errors(doc)
-        .map(|e| format!("  {} at {}", e, e.instance_path()))
-        .collect();
+    let errors = violations(v, doc);
     assert!(
         errors.is_empty(),
         "doctor --json for {what} breaks templates/schema/doctor.schema.json:\n{}",

@@ -38,7 +38,8 @@ pub fn threads_oversubscribed(f: &Facts) -> Vec<Finding> {
                 format!("{} would start {pool} threads but only {usable} CPUs are usable", imp.display_name()),
                 format!(
                     "{why}. Extra threads time-slice the same cores and spin while waiting, which burns CPU and slows \
-                     every BLAS call. With several worker processes it multiplies (N workers x {pool} threads)."
+                     every BLAS call. With several worker processes it multiplies (N workers x {pool} threads): \
+                     `blasfix ps` shows the pools of the running workers."
                 ),
             )
             .fix(Some(format!("export {var}={n} OMP_NUM_THREADS={n}", n = threads::suggested_threads(&f.machine))), None),
