@@ -1,35 +1,20 @@
 //! `blasfix bench` without NumPy (plain `cargo test`); the real benchmark runs in heavy_probe.rs.
 
-use crate::support::blasfix;
-
-/// A venv-like prefix whose `bin/python` is the machine's python3 (which has no NumPy).
-#[cfg(unix)]
-fn prefix_with_python3(dir: &std::path::Path) -> Option<()> {
-    let py = which::which("python3").ok()?;
-    std::fs::create_dir_all(dir.join("bin")).ok()?;
-    std::os::unix::fs::symlink(py, dir.join("bin/python")).ok()?;
-    std::fs::write(dir.join("pyvenv.cfg"), "home = /usr/bin\n").ok()?;
-    Some(())
-}
+use crate::support::{blasfix, python_without_numpy, python3};
 
 #[cfg(unix)]
 #[test]
 fn bench_without_numpy_is_a_clear_error_with_exit_2() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    if prefix_with_python3(dir.path()).is_none() {
-        eprintln!("note: no python3 on PATH; test skipped");
+    let Some(venv) = python_without_numpy() else {
         return;
-    }
+    };
     let out = blasfix()
         .args(["bench", "--quick", "-p"])
-        .arg(dir.path())
+        .arg(&venv)
+        .env_remove("PYTHONPATH")
         .output()
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() {
-        eprintln!("note: python3 has NumPy; test skipped");
-        return;
-    }
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("NumPy is not installed"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
@@ -76,11 +61,10 @@ fn bench_timeout_is_reported() {
     assert!(stderr.contains("--timeout"), "{stderr}");
 }
 
+#[cfg(unix)]
 #[test]
 fn bench_with_fake_numpy_gives_the_json_shape() {
-    let Ok(py) = which::which("python3") else {
-        return;
-    };
+    let Some(py) = python3() else { return };
     // A fake NumPy good enough for bench.py's calls: dot/eye/linalg on lists would be too slow,
     // so it fakes the arithmetic; only the report shape is checked.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -112,10 +96,7 @@ def dot(a, b, out=None): return _M()
     std::fs::write(pkg.join("random/__init__.py"), "def default_rng(seed):\n    from numpy import _M\n    class G:\n        def standard_normal(self, shape): return _M()\n    return G()\n").expect("write");
     let prefix = dir.path().join("env");
     std::fs::create_dir_all(prefix.join("bin")).expect("mkdir");
-    #[cfg(unix)]
     std::os::unix::fs::symlink(&py, prefix.join("bin/python")).expect("symlink");
-    #[cfg(not(unix))]
-    return;
     let out = blasfix()
         .args(["bench", "--quick", "--json", "-p"])
         .arg(&prefix)

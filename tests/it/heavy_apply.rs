@@ -146,6 +146,7 @@ fn apply_to(h: &Heavy, backend: &str) -> assert_cmd::Command {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_switch_to_mkl() {
     let Some(heavy) = heavy_dir() else { return };
     let h = setup(&heavy);
@@ -190,6 +191,7 @@ fn heavy_switch_to_mkl() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_failing_frontend_changes_nothing() {
     let Some(heavy) = heavy_dir() else { return };
     let h = setup(&heavy);
@@ -213,6 +215,7 @@ fn heavy_failing_frontend_changes_nothing() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_switch_there_and_back_keeps_numpy() {
     let Some(heavy) = heavy_dir() else { return };
     let h = setup(&heavy);

@@ -22,3 +22,4 @@ mod pty;
 mod readme;
 mod schema;
 mod ship;
+mod skips;

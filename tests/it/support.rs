@@ -101,22 +101,196 @@ pub fn empty_home() -> PathBuf {
         .to_path_buf()
 }
 
-/// `../shared/corpus/<sub>` when the shared corpus is present beside the checkout.
+// ---------------------------------------------------------------------------------------------
+// Skips: visible, with their reason, and failures under CI when CI is meant to provide the thing.
+//
+// Two mechanisms, nothing else (README, "Tests"):
+// - `#[ignore = "reason"]` for a test that a later stage runs on purpose (`--ignored` with a
+//   filter): the heavy tests, run by tests/heavy/run.sh.
+// - `skip(Need::.., "reason")` for a prerequisite found missing at run time: the test returns
+//   early, the skip is printed and appended to `$BLASFIX_SKIP_LOG` (which `.ci/test-stage` reads
+//   to print the stage's summary line), and under `CI=true` a prerequisite that CI provides
+//   (`Need::Ci`) fails the test instead.
+
+/// Who provides a prerequisite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// `.ci/run` installs or provides it (the corpus beside the checkout, the heavy directory,
+    /// zsh and fish, Python 3, a C compiler, ...): missing under `CI=true` is a failure.
+    Ci,
+    /// Nobody guarantees it (Python 2 on Debian 12, another OS): always a recorded skip.
+    Optional,
+}
+
+/// Mark the running test as skipped because `reason`, and return `None` (so that
+/// `let Some(x) = find().or_else(|| skip(Need::Ci, "..")) else { return };` reads as one step).
+/// Under `CI=true` a `Need::Ci` prerequisite panics instead: CI was meant to provide it.
+pub fn skip<T>(need: Need, reason: &str) -> Option<T> {
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("<unnamed thread>")
+        .to_string();
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let log = std::env::var_os("BLASFIX_SKIP_LOG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    if let Err(e) = record_skip(&test, need, reason, ci, log.as_deref()) {
+        panic!("{e}");
+    }
+    // Past libtest's output capture, so that plain `cargo test` shows it too.
+    let _ = writeln!(std::io::stderr(), "note: skipped {test}: {reason}");
+    None
+}
+
+/// The skip of `test`: an error under CI for a `Need::Ci` prerequisite, else appended to `log`
+/// as `test<TAB>reason` for the stage summary.
+pub fn record_skip(
+    test: &str,
+    need: Need,
+    reason: &str,
+    ci: bool,
+    log: Option<&std::path::Path>,
+) -> Result<(), String> {
+    use std::io::Write;
+    if need == Need::Ci && ci {
+        return Err(format!(
+            "{test}: {reason}; under CI=true this is a failure: .ci/run is meant to provide it"
+        ));
+    }
+    let reason = reason.replace(['\t', '\n'], " ");
+    if let Some(log) = log {
+        // One append of one short line: concurrent tests do not interleave.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| f.write_all(format!("{test}\t{reason}\n").as_bytes()))
+            .map_err(|e| format!("cannot record the skip in {}: {e}", log.display()))?;
+    }
+    Ok(())
+}
+
+/// `program` on PATH, or a skip (`Need::Ci` for what `.ci/run` installs).
+pub fn program(name: &str, need: Need) -> Option<PathBuf> {
+    which::which(name)
+        .ok()
+        .or_else(|| skip(need, &format!("`{name}` is not on PATH")))
+}
+
+/// The `python3` on PATH (the one prerequisite of plain `cargo test` besides Rust).
+pub fn python3() -> Option<PathBuf> {
+    program("python3", Need::Ci)
+}
+
+/// A Python 3 that has no NumPy, made on purpose: a venv (`python3 -m venv --without-pip`,
+/// created once per test run) sees neither the system's nor the user's site-packages, whatever
+/// the machine's `python3` has installed. Returns the venv's prefix; its interpreter is
+/// `bin/python`. Run it without `PYTHONPATH` (as [`blasfix`] does not clear it, tests that set
+/// it must not use this).
+pub fn python_without_numpy() -> Option<PathBuf> {
+    static VENV: std::sync::OnceLock<Result<tempfile::TempDir, String>> =
+        std::sync::OnceLock::new();
+    let py = python3()?;
+    let made = VENV.get_or_init(|| {
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let prefix = dir.path().join("venv");
+        let out = std::process::Command::new(&py)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&prefix)
+            .env_remove("PYTHONPATH")
+            .output()
+            .map_err(|e| format!("{}: {e}", py.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "`{} -m venv --without-pip` failed: {}",
+                py.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let check = std::process::Command::new(prefix.join("bin/python"))
+            .args(["-c", "import numpy"])
+            .env_remove("PYTHONPATH")
+            .env_remove("PYTHONHOME")
+            .output()
+            .map_err(|e| format!("the venv's python: {e}"))?;
+        if check.status.success() {
+            return Err("a fresh venv still imports numpy (PYTHONHOME or a .pth?)".into());
+        }
+        Ok(dir)
+    });
+    match made {
+        Ok(dir) => Some(dir.path().join("venv")),
+        Err(why) => skip(Need::Ci, &format!("no Python 3 without NumPy: {why}")),
+    }
+}
+
+/// A Python 2 interpreter that runs: `python2` on PATH, else one installed by pyenv
+/// (`$PYENV_ROOT/versions/2.*/bin/python2`). Optional: Debian 12 ships no Python 2 and `.ci/run`
+/// installs none (its registries have none to offer; pyenv would build it from python.org).
+pub fn python2() -> Option<PathBuf> {
+    let runs = |p: &std::path::Path| {
+        std::process::Command::new(p)
+            .args(["-c", "import sys; sys.exit(sys.version_info[0] != 2)"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let on_path = which::which("python2").ok().filter(|p| runs(p));
+    let pyenv = || {
+        let root = std::env::var_os("PYENV_ROOT")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
+        let mut found: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("2."))
+            .map(|e| e.path().join("bin/python2"))
+            .filter(|p| runs(p))
+            .collect();
+        found.sort();
+        found.pop()
+    };
+    on_path.or_else(pyenv).or_else(|| {
+        skip(
+            Need::Optional,
+            "no Python 2 runs here (python2 on PATH or pyenv's versions/2.*); Debian 12 ships \
+             none and .ci/run installs none",
+        )
+    })
+}
+
+/// The shared corpus of real files from public projects: `$BLASFIX_CORPUS` when set (a
+/// worktree elsewhere), else `../shared/corpus` beside the checkout. CI provides it; elsewhere
+/// the corpus tests are recorded as skipped.
+pub fn corpus_root() -> PathBuf {
+    match std::env::var_os("BLASFIX_CORPUS").filter(|v| !v.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
+    }
+}
+
+/// `<corpus>/<sub>` (see [`corpus_root`]), or a skip.
 pub fn corpus(sub: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus")
-        .join(sub);
+    let p = corpus_root().join(sub);
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("note: {} not present; corpus test skipped", p.display());
-        None
+        skip(
+            Need::Ci,
+            &format!(
+                "the corpus {} is not present (set BLASFIX_CORPUS or put it at ../shared/corpus)",
+                p.display()
+            ),
+        )
     }
 }
 
 /// The directory prepared by `tests/heavy/run.sh` (real NumPy venvs, a local conda channel with
-/// real OpenBLAS and MKL binaries, prefixes made by py-rattler). Heavy tests return early when
-/// `BLASFIX_HEAVY_DIR` is unset (plain `cargo test`) and fail when it is set but incomplete.
+/// real OpenBLAS and MKL binaries, prefixes made by py-rattler). Heavy tests are
+/// `#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]` and run by that
+/// script with `--ignored`; run
+/// without `BLASFIX_HEAVY_DIR` they are recorded as skipped (a failure under `CI=true`), and
+/// with it set but incomplete they fail.
 ///
 /// Layout: `tools/` (venv with py-rattler: `tools/bin/python`), `channel/` (local channel,
 /// conda-forge BLAS layout, linux-64 + noarch), `prefixes/openblas` and `prefixes/mkl` (created
@@ -124,11 +298,17 @@ pub fn corpus(sub: &str) -> Option<PathBuf> {
 /// with the PyPI `mkl` wheel), `wheels/` (NumPy wheels for other platforms, unpacked, for Mach-O
 /// and PE linkage tests).
 pub fn heavy_dir() -> Option<PathBuf> {
-    match std::env::var_os("BLASFIX_HEAVY_DIR") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => {
-            eprintln!("note: BLASFIX_HEAVY_DIR unset; heavy test skipped (run tests/heavy/run.sh)");
-            None
-        }
-    }
+    let Some(d) = std::env::var_os("BLASFIX_HEAVY_DIR").filter(|d| !d.is_empty()) else {
+        return skip(
+            Need::Ci,
+            "BLASFIX_HEAVY_DIR is unset (tests/heavy/run.sh prepares it and runs the heavy tests)",
+        );
+    };
+    let d = PathBuf::from(d);
+    assert!(
+        d.join("READY").is_file(),
+        "{}/READY missing: the heavy directory is incomplete; run tests/heavy/run.sh --setup-only",
+        d.display()
+    );
+    Some(d)
 }
