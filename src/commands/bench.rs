@@ -122,6 +122,19 @@ pub fn run(args: &BenchArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     } else {
         print!("{}", render(&report));
     }
+    // A transient condition, not a result: on stderr, so that the report is the same on a busy
+    // and a quiet machine (JSON keeps it as `busy`).
+    if let Some(b) = &report.busy {
+        let s = crate::style::Styles::stderr();
+        for (i, l) in crate::report::wrap(b, 70).iter().enumerate() {
+            let tag = if i == 0 {
+                s.warn("warning:")
+            } else {
+                " ".repeat(8)
+            };
+            eprintln!("{tag} {l}");
+        }
+    }
     Ok(EXIT_OK)
 }
 
@@ -489,12 +502,6 @@ pub fn render(r: &BenchReport) -> String {
     for l in crate::report::wrap(&note, 79) {
         out.push_str(&l);
         out.push('\n');
-    }
-    if let Some(b) = &r.busy {
-        for l in crate::report::wrap(&format!("warning: {b}"), 79) {
-            out.push_str(&l);
-            out.push('\n');
-        }
     }
     if !rt.warnings.is_empty() {
         for w in &rt.warnings {
