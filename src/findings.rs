@@ -597,12 +597,16 @@ fn runtime_findings(f: &Facts, out: &mut Vec<Finding>) {
     }
     let Some(rt) = &f.runtime else { return };
     if let Some(err) = &rt.error {
-        out.push(Finding::new(
-            "probe-failed",
-            Severity::Warning,
-            "The runtime probe could not import NumPy",
-            err.clone(),
-        ));
+        // The probe confirming what the files say (no NumPy) is the `no-numpy` finding: the
+        // same fact gives the same findings and exit code with and without `--no-runtime`.
+        if !(rt.numpy_missing && f.blas.implementation == BlasImpl::None) {
+            out.push(Finding::new(
+                "probe-failed",
+                Severity::Warning,
+                "The runtime probe could not import NumPy",
+                err.clone(),
+            ));
+        }
         return;
     }
     let blas_libs: Vec<&crate::probe::LoadedLib> = rt
@@ -1229,6 +1233,32 @@ mod tests {
         });
         assert!(ids(&f).contains(&"probe-failed".to_string()));
         assert_eq!(effective(&f), (BlasImpl::Openblas, Layer::Declared));
+    }
+
+    #[test]
+    fn probe_without_numpy_agrees_with_files_without_numpy() {
+        let missing = || {
+            Some(RuntimeFacts {
+                numpy_missing: true,
+                error: Some(
+                    "NumPy is not installed for /e/bin/python (ModuleNotFoundError)".into(),
+                ),
+                ..Default::default()
+            })
+        };
+        let mut f = intel_linux();
+        f.blas.implementation = BlasImpl::None;
+        let static_only = ids(&f);
+        assert!(
+            static_only.contains(&"no-numpy".to_string()),
+            "{static_only:?}"
+        );
+        f.runtime = missing();
+        assert_eq!(ids(&f), static_only, "same fact, same findings");
+        // The records declare NumPy but the interpreter has none: that is worth a warning.
+        let mut g = intel_linux();
+        g.runtime = missing();
+        assert!(ids(&g).contains(&"probe-failed".to_string()));
     }
 
     #[test]
