@@ -643,6 +643,15 @@ mod tests {
     }
 
     #[test]
+    fn the_report_reads_the_same_on_a_busy_machine() {
+        let quiet = build_report(Path::new("/v/bin/python"), &sample(), &cpu()).expect("report");
+        let mut busy = quiet.clone();
+        busy.busy = busy_note(Some(12.0), 2);
+        assert!(busy.busy.is_some());
+        assert_eq!(render(&busy), render(&quiet), "the busy note goes to stderr");
+    }
+
+    #[test]
     fn events_parse_and_noise_does_not() {
         assert_eq!(
             parse_event(r#"{"cases": 8, "event": "start"}"#),
