@@ -181,11 +181,11 @@ fn main() -> ExitCode {
         None => println!("blasfix peak RSS: not measured on this platform"),
     }
     let mut read_times = Vec::with_capacity(RUNS);
-    let _ = blasfix::prefix::read(&prefix);
+    let _ = blasfix::facts::prefix::read(&prefix);
     for _ in 0..RUNS {
         let t = Instant::now();
-        let facts = blasfix::prefix::read(&prefix);
-        let _ = blasfix::blas::declared(&facts);
+        let facts = blasfix::facts::prefix::read(&prefix);
+        let _ = blasfix::facts::declared::declared(&facts);
         read_times.push(t.elapsed());
     }
     println!(

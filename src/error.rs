@@ -49,7 +49,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 
 /// Print `error: …`, its causes and a hint, on stderr.
 pub fn report(e: &anyhow::Error) {
-    let s = crate::style::Styles::stderr();
+    let s = crate::render::style::Styles::stderr();
     eprintln!("{} {}", s.error("error:"), e);
     for cause in e.chain().skip(1) {
         eprintln!("  {} {}", s.dim("caused by:"), cause);

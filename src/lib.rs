@@ -5,28 +5,15 @@
 //! `envfile`) turn facts into verdicts and edits; `report` and `explain` render; `commands/` is
 //! the shell that runs processes, prompts and writes files.
 
-pub mod blas;
+pub mod change;
 pub mod cli;
 pub mod commands;
-pub mod condarc;
-pub mod cpu;
-pub mod envfile;
-pub mod envs;
+pub mod diagnose;
 pub mod error;
-pub mod explain;
 pub mod facts;
-pub mod findings;
-pub mod frontend;
-pub mod linkage;
-pub mod mirrors;
-pub mod plan;
-pub mod prefix;
-pub mod probe;
-pub mod report;
-pub mod style;
+pub mod render;
 #[doc(hidden)]
 pub mod testing;
-pub mod threads;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -37,7 +24,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().collect();
     // clap prints its own errors and help before our colour decision exists: give it the same
     // precedence (flag > NO_COLOR > FORCE_COLOR/CLICOLOR_FORCE > terminal).
-    let color = match style::early_choice(&args) {
+    let color = match render::style::early_choice(&args) {
         Some(true) => clap::ColorChoice::Always,
         Some(false) => clap::ColorChoice::Never,
         None => clap::ColorChoice::Auto,
@@ -54,7 +41,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    style::init(cli.global.color, &cli.global);
+    render::style::init(cli.global.color, &cli.global);
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -3,8 +3,8 @@
 //! Run: `cargo +nightly fuzz run envfile <corpus-dir>` (seed with ../shared/corpus/envyml/*).
 #![no_main]
 
-use blasfix::blas::{BlasImpl, ChannelFamily};
-use blasfix::envfile::{ManifestKind, PinRequest, edit_environment_yml, edit_manifest};
+use blasfix::facts::blas::{BlasImpl, ChannelFamily};
+use blasfix::change::envfile::{ManifestKind, PinRequest, edit_environment_yml, edit_manifest};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::blas::BlasImpl;
+use crate::change::frontend::{self, Ending, Frontend, JsonAnswer, Preview, RunOutput, Show};
+use crate::change::plan::{self, Decision, Plan, Refusal, Request, Step};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::error::{EXIT_FAILED, EXIT_OK, UserError};
-use crate::facts::{EnvSnapshot, Facts};
-use crate::frontend::{self, Ending, Frontend, JsonAnswer, Preview, RunOutput, Show};
-use crate::plan::{self, Decision, Plan, Refusal, Request, Step};
-use crate::style::Styles;
+use crate::facts::Facts;
+use crate::facts::blas::BlasImpl;
+use crate::facts::snapshot::EnvSnapshot;
+use crate::render::style::Styles;
 
 /// Where the pinned backup lives while a switch runs (removed after success or restore).
 pub const PINNED_BACKUP: &str = "pinned.blasfix-backup";
@@ -769,7 +770,7 @@ pub fn observe_backend(
 }
 
 /// `blasfix bench --quick` in the environment, summarised on one line.
-fn quick_bench(prefix: &Path, machine: &crate::cpu::CpuFacts) -> String {
+fn quick_bench(prefix: &Path, machine: &crate::facts::cpu::CpuFacts) -> String {
     let Some(python) = super::bench::python_of(None, prefix) else {
         return "no Python in the environment".into();
     };
@@ -806,20 +807,20 @@ fn offer_envfile_pin(facts: &Facts, plan: &Plan) {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
     });
-    if env_name.is_none() || crate::envfile::file_name_key(&bytes) != env_name {
+    if env_name.is_none() || crate::change::envfile::file_name_key(&bytes) != env_name {
         return;
     }
     if !matches!(
         plan.family,
-        crate::blas::ChannelFamily::CondaForge | crate::blas::ChannelFamily::Defaults
+        crate::facts::blas::ChannelFamily::CondaForge | crate::facts::blas::ChannelFamily::Defaults
     ) {
         return;
     }
-    let req = crate::envfile::PinRequest {
+    let req = crate::change::envfile::PinRequest {
         backend: plan.target,
         family: plan.family,
     };
-    let edited = match crate::envfile::edit_environment_yml(&bytes, &req) {
+    let edited = match crate::change::envfile::edit_environment_yml(&bytes, &req) {
         Ok(e) if !e.is_noop() => e,
         Ok(_) => return,
         Err(e) => {

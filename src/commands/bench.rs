@@ -10,10 +10,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{BenchArgs, GlobalArgs};
-use crate::cpu::CpuFacts;
 use crate::error::{EXIT_OK, UserError};
-use crate::facts::EnvSnapshot;
-use crate::probe::{self, LoadedLib, ProbeError, ProbeJson, RuntimeFacts};
+use crate::facts::cpu::CpuFacts;
+use crate::facts::probe::{self, LoadedLib, ProbeError, ProbeJson, RuntimeFacts};
+use crate::facts::snapshot::EnvSnapshot;
 
 /// probe.py with its `main` disabled, then bench.py.
 pub const BENCH_PY: &str = concat!(
@@ -125,8 +125,8 @@ pub fn run(args: &BenchArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     // A transient condition, not a result: on stderr, so that the report is the same on a busy
     // and a quiet machine (JSON keeps it as `busy`).
     if let Some(b) = &report.busy {
-        let s = crate::style::Styles::stderr();
-        for (i, l) in crate::report::wrap(b, 70).iter().enumerate() {
+        let s = crate::render::style::Styles::stderr();
+        for (i, l) in crate::render::report::wrap(b, 70).iter().enumerate() {
             let tag = if i == 0 {
                 s.warn("warning:")
             } else {
@@ -378,7 +378,7 @@ fn effective_cores(cpu: &CpuFacts, threads: usize) -> usize {
 
 /// Peak GFLOP/s for `threads` threads (at least one); `single` = FP32.
 pub fn peak_gflops(cpu: &CpuFacts, threads: usize, single: bool) -> Option<f64> {
-    crate::cpu::peak_gflops(cpu, threads.max(1), single)
+    crate::facts::cpu::peak_gflops(cpu, threads.max(1), single)
 }
 
 fn fmt_gflops(x: f64) -> String {
@@ -499,7 +499,7 @@ pub fn render(r: &BenchReport) -> String {
         if r.quick { " (--quick)" } else { "" }
     );
     out.push('\n');
-    for l in crate::report::wrap(&note, 79) {
+    for l in crate::render::report::wrap(&note, 79) {
         out.push_str(&l);
         out.push('\n');
     }
@@ -560,7 +560,10 @@ mod tests {
             r.cases[2].percent_of_peak, None,
             "only GEMM has a meaningful peak share"
         );
-        assert_eq!(r.runtime.implementation, crate::blas::BlasImpl::Openblas);
+        assert_eq!(
+            r.runtime.implementation,
+            crate::facts::blas::BlasImpl::Openblas
+        );
     }
 
     #[test]

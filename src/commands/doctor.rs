@@ -4,9 +4,14 @@ use crate::cli::{DoctorArgs, EnvSelector, GlobalArgs};
 use crate::error::{EXIT_FINDINGS, EXIT_OK, UserError};
 use std::time::Duration;
 
-use crate::facts::{EnvSnapshot, Facts, Problem};
-use crate::findings::{self, Severity};
-use crate::{blas, condarc, cpu, envs, linkage, mirrors, prefix, probe, report, threads};
+use crate::facts::Facts;
+
+use crate::facts::snapshot::EnvSnapshot;
+
+use crate::diagnose::findings::{self, Severity};
+use crate::facts::problem::Problem;
+use crate::facts::{condarc, cpu, declared, envs, linkage, mirrors, prefix, probe, threads};
+use crate::render::report;
 
 /// Gather every static fact about the selected environment (no Python is run).
 pub fn gather(sel: &EnvSelector, env: &EnvSnapshot) -> anyhow::Result<Facts> {
@@ -38,7 +43,7 @@ pub fn gather_with(
     }
     let machine = cpu::detect();
     let prefix = prefix::read(&located.prefix);
-    let blas = blas::declared(&prefix);
+    let blas = declared::declared(&prefix);
     let cfg = condarc::load(env, Some(&located.prefix));
     let subdir = prefix
         .subdir

@@ -1,7 +1,7 @@
 //! `blasfix explain`: the doctor's facts as prose.
 
 use crate::cli::{EnvSelector, ExplainArgs, GlobalArgs};
-use crate::facts::EnvSnapshot;
+use crate::facts::snapshot::EnvSnapshot;
 
 pub fn run(args: &ExplainArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {
     let env = EnvSnapshot::capture();
@@ -11,7 +11,10 @@ pub fn run(args: &ExplainArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {
     };
     let runtime = (!args.no_runtime).then(|| std::time::Duration::from_secs(args.timeout));
     let facts = super::doctor::gather_with(&sel, &env, runtime)?;
-    let rec = crate::findings::recommend(&facts);
-    print!("{}", crate::explain::render(&facts, &rec, args.topic));
+    let rec = crate::diagnose::findings::recommend(&facts);
+    print!(
+        "{}",
+        crate::render::explain::render(&facts, &rec, args.topic)
+    );
     Ok(crate::error::EXIT_OK)
 }

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::blas::ChannelFamily;
+use crate::change::envfile::{self, Edited, ManifestKind, PinRequest};
 use crate::cli::{FamilyArg, GlobalArgs, PinArgs};
-use crate::envfile::{self, Edited, ManifestKind, PinRequest};
 use crate::error::{EXIT_OK, UserError};
-use crate::style::Styles;
+use crate::facts::blas::ChannelFamily;
+use crate::render::style::Styles;
 
 pub fn run(args: &PinArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let Some(path) = &args.file else {
@@ -175,16 +175,19 @@ fn resolve(args: &PinArgs, channels: &[String]) -> anyhow::Result<(PinRequest, V
         std::cell::OnceCell::new();
     let facts = || {
         facts_cache.get_or_init(|| {
-            crate::commands::doctor::gather(&args.env, &crate::facts::EnvSnapshot::capture())
+            crate::commands::doctor::gather(
+                &args.env,
+                &crate::facts::snapshot::EnvSnapshot::capture(),
+            )
         })
     };
-    let backend = match crate::plan::named_backend(args.backend) {
+    let backend = match crate::change::plan::named_backend(args.backend) {
         Some(b) => b,
         None => {
             let ask = "pass --backend mkl, openblas, blis, accelerate or netlib";
             match facts() {
                 Ok(f) => {
-                    let rec = crate::findings::recommend(f);
+                    let rec = crate::diagnose::findings::recommend(f);
                     if !rec.backend.is_concrete() {
                         return Err(UserError::usage(
                             "could not tell which BLAS to pin for this machine",
@@ -224,7 +227,7 @@ fn resolve(args: &PinArgs, channels: &[String]) -> anyhow::Result<(PinRequest, V
                 let from_env = facts()
                     .as_ref()
                     .ok()
-                    .map(crate::findings::env_family)
+                    .map(crate::diagnose::findings::env_family)
                     .filter(|x| matches!(x, ChannelFamily::CondaForge | ChannelFamily::Defaults));
                 match from_env {
                     Some(f) => {

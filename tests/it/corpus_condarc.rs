@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use blasfix::condarc::{self, ChannelFacts, CondaConfig, FileStatus};
-use blasfix::facts::EnvSnapshot;
+use blasfix::facts::condarc::{self, ChannelFacts, CondaConfig, FileStatus};
+use blasfix::facts::snapshot::EnvSnapshot;
 
 const TUNA: &str = "https://mirrors.tuna.tsinghua.edu.cn/anaconda";
 const USTC: &str = "https://mirrors.ustc.edu.cn/anaconda";

@@ -5,8 +5,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use blasfix::blas::{self, BlasImpl};
-use blasfix::prefix;
+use blasfix::facts::blas;
+use blasfix::facts::declared;
+
+use blasfix::facts::blas::BlasImpl;
+use blasfix::facts::prefix;
 use serde_json::Value;
 
 use crate::support::{blasfix, corpus};
@@ -164,7 +167,7 @@ fn every_present_env_gets_the_index_ground_truth() {
         let tmp = tempfile::tempdir().expect("tempdir");
         materialise(&src, tmp.path());
         let facts = prefix::read(tmp.path());
-        let got = blas::declared(&facts);
+        let got = declared::declared(&facts);
         // Every present env is decided: 36 (stale pip dist-info over conda numpy) is settled by
         // the version in numpy/version.py, which the stubs carry; no env here needs the hashes.
         eprintln!(
@@ -186,16 +189,16 @@ fn corpus_details_pip_shadow_mixed_stacks_and_mirrors() {
     let Some((root, _)) = corpus_envs() else {
         return;
     };
-    let check = |dir: &str, f: &dyn Fn(&blas::DeclaredBlas, &prefix::PrefixFacts)| {
+    let check = |dir: &str, f: &dyn Fn(&declared::DeclaredBlas, &prefix::PrefixFacts)| {
         let src = root.join(dir);
         assert!(src.is_dir(), "{} is missing from the corpus", src.display());
         let tmp = tempfile::tempdir().expect("tempdir");
         materialise(&src, tmp.path());
         let facts = prefix::read(tmp.path());
-        f(&blas::declared(&facts), &facts);
+        f(&declared::declared(&facts), &facts);
     };
     check("36-osxarm64-defaults-np2-pip-np2-over", &|d, _| {
-        assert_eq!(d.numpy.source, Some(blas::NumpySource::Conda));
+        assert_eq!(d.numpy.source, Some(declared::NumpySource::Conda));
         assert!(d.pip_shadow.is_some(), "{d:?}");
         assert!(
             d.evidence
@@ -214,7 +217,7 @@ fn corpus_details_pip_shadow_mixed_stacks_and_mirrors() {
         assert_eq!(p.subdir.as_deref(), Some("win-64"));
     });
     check("12-win64-defaults-mkl-np116-egg", &|d, p| {
-        assert_eq!(d.numpy.source, Some(blas::NumpySource::Conda));
+        assert_eq!(d.numpy.source, Some(declared::NumpySource::Conda));
         assert!(
             p.site
                 .as_ref()
@@ -226,7 +229,7 @@ fn corpus_details_pip_shadow_mixed_stacks_and_mirrors() {
             d.numpy.wheel_tag.as_deref(),
             Some("cp312-cp312-macosx_14_0_arm64")
         );
-        assert_eq!(d.numpy.source, Some(blas::NumpySource::Pip));
+        assert_eq!(d.numpy.source, Some(declared::NumpySource::Pip));
     });
     check("04-linux64-cf-openblas-old8", &|d, p| {
         assert!(

@@ -1,7 +1,7 @@
 //! The machine facts on the machine running the tests: they agree with the standard library,
 //! follow the thread's affinity mask, and serialise with the field names the JSON schema uses.
 
-use blasfix::cpu;
+use blasfix::facts::cpu;
 
 #[cfg(target_os = "linux")]
 use crate::support::{Need, skip};
@@ -63,5 +63,5 @@ fn detect_follows_affinity() {
     if let Some(p) = f.physical_cores {
         assert_eq!(p, 1);
     }
-    assert_eq!(blasfix::threads::suggested_threads(&f), 1);
+    assert_eq!(blasfix::facts::threads::suggested_threads(&f), 1);
 }

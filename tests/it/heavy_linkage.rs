@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use blasfix::blas::BlasImpl;
-use blasfix::linkage::{self, LinkageFacts};
+use blasfix::facts::blas::BlasImpl;
+use blasfix::facts::linkage::{self, LinkageFacts};
 
 use crate::support::{blasfix, heavy_dir};
 

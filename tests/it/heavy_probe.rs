@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use blasfix::blas::BlasImpl;
-use blasfix::probe::{self, RuntimeFacts};
+use blasfix::facts::blas::BlasImpl;
+use blasfix::facts::probe::{self, RuntimeFacts};
 
 use crate::support::{blasfix, heavy_dir};
 

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use blasfix::blas::BlasImpl;
-use blasfix::linkage::{self, LoaderEnv};
+use blasfix::facts::blas::BlasImpl;
+use blasfix::facts::linkage::{self, LoaderEnv};
 
 use crate::support::{Need, program, skip};
 

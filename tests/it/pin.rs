@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use blasfix::blas::BlasImpl;
-use blasfix::envfile::{self, Selector};
+use blasfix::change::envfile::{self, Selector};
+use blasfix::facts::blas::BlasImpl;
 use predicates::prelude::*;
 use serde_yaml::Value;
 
@@ -101,7 +101,7 @@ fn corpus_envyml_each_file_edited_or_refused() {
         let original = std::fs::read(file).unwrap();
         let family = envfile::family_from_channels(&envfile::file_channels(&original, None));
         let family_arg = match family {
-            Some(blasfix::blas::ChannelFamily::Defaults) => "defaults",
+            Some(blasfix::facts::blas::ChannelFamily::Defaults) => "defaults",
             _ => "conda-forge",
         };
         for (backend, arg) in [(BlasImpl::Mkl, "mkl"), (BlasImpl::Openblas, "openblas")] {

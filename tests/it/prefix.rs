@@ -4,8 +4,12 @@
 use std::fs;
 use std::path::Path;
 
-use blasfix::blas::{self, BlasImpl, ChannelFamily, NumpySource};
-use blasfix::prefix;
+use blasfix::facts::declared;
+
+use blasfix::facts::blas::{BlasImpl, ChannelFamily};
+
+use blasfix::facts::declared::NumpySource;
+use blasfix::facts::prefix;
 use blasfix::testing::{PKGS_MAIN, PrefixBuilder, RecordSpec};
 use serde_json::Value;
 
@@ -91,7 +95,7 @@ fn rattler_written_openblas_record() {
     assert!(text.contains("\"channel\": \"https://conda.anaconda.org/conda-forge/\""));
     let f = prefix::read(d.path());
     assert!(f.problems.is_empty(), "{:?}", f.problems);
-    let dec = blas::declared(&f);
+    let dec = declared::declared(&f);
     assert_eq!(dec.implementation, BlasImpl::Openblas);
     assert_eq!(
         dec.evidence[0],
@@ -115,7 +119,7 @@ fn conda_written_mkl_record() {
     let f = prefix::read(d.path());
     assert_eq!(f.history_tool.as_deref(), Some("conda"));
     assert_eq!(f.python_version.as_deref(), Some("3.11.9"));
-    let dec = blas::declared(&f);
+    let dec = declared::declared(&f);
     assert_eq!(dec.implementation, BlasImpl::Mkl);
     assert_eq!(dec.family, Some(ChannelFamily::CondaForge));
 }
@@ -135,7 +139,7 @@ fn each_era_of_build_strings_on_disk() {
             .build()
             .expect("build");
         assert_eq!(
-            blas::declared(&prefix::read(d.path())).implementation,
+            declared::declared(&prefix::read(d.path())).implementation,
             want,
             "{build}"
         );
@@ -152,7 +156,7 @@ fn each_era_of_build_strings_on_disk() {
     .build()
     .expect("build");
     assert_eq!(
-        blas::declared(&prefix::read(d.path())).implementation,
+        declared::declared(&prefix::read(d.path())).implementation,
         BlasImpl::Accelerate
     );
 }
@@ -167,7 +171,7 @@ fn defaults_mkl_openblas_and_nomkl() {
         )
         .build()
         .expect("build");
-        let dec = blas::declared(&prefix::read(d.path()));
+        let dec = declared::declared(&prefix::read(d.path()));
         assert_eq!(
             (dec.implementation, dec.family),
             (want, Some(ChannelFamily::Defaults))
@@ -189,7 +193,7 @@ fn defaults_mkl_openblas_and_nomkl() {
         .build()
         .expect("build");
     assert_eq!(
-        blas::declared(&prefix::read(d.path())).implementation,
+        declared::declared(&prefix::read(d.path())).implementation,
         BlasImpl::Openblas
     );
 }
@@ -212,7 +216,7 @@ fn conda_forge_numpy_with_defaults_blas_mutex() {
     )
     .build()
     .expect("build");
-    let dec = blas::declared(&prefix::read(d.path()));
+    let dec = declared::declared(&prefix::read(d.path()));
     assert_eq!(dec.implementation, BlasImpl::Openblas);
     assert_eq!(dec.mixed_stacks.len(), 1);
 }
@@ -233,7 +237,7 @@ fn record_without_channel_is_read_from_its_url() {
             .iter()
             .all(|r| r.channel.is_none() && r.url.is_some())
     );
-    let dec = blas::declared(&f);
+    let dec = declared::declared(&f);
     assert_eq!(dec.implementation, BlasImpl::Mkl);
     assert_eq!(dec.numpy.family, Some(ChannelFamily::Defaults));
 }
@@ -256,7 +260,7 @@ fn pip_numpy_alone() {
         .bundled_lib("numpy.libs/libscipy_openblas64_-ff651d7f.so")
         .build()
         .expect("build");
-    let dec = blas::declared(&prefix::read(d.path()));
+    let dec = declared::declared(&prefix::read(d.path()));
     assert_eq!(dec.implementation, BlasImpl::Openblas);
     assert_eq!(dec.numpy.source, Some(NumpySource::Pip));
     assert_eq!(dec.numpy.installer.as_deref(), Some("pip"));
@@ -268,7 +272,7 @@ fn pip_numpy_alone() {
         .build()
         .expect("build");
     assert_eq!(
-        blas::declared(&prefix::read(d.path())).implementation,
+        declared::declared(&prefix::read(d.path())).implementation,
         BlasImpl::Accelerate
     );
 }
@@ -307,7 +311,7 @@ fn pip_over_conda_decided_by_numpys_files() {
         f.site.as_ref().and_then(|s| s.numpy_files_owner.as_deref()),
         Some("conda")
     );
-    let dec = blas::declared(&f);
+    let dec = declared::declared(&f);
     assert_eq!(
         (dec.implementation, dec.numpy.source),
         (BlasImpl::Openblas, Some(NumpySource::Conda))
@@ -319,7 +323,7 @@ fn pip_over_conda_decided_by_numpys_files() {
         f.site.as_ref().and_then(|s| s.numpy_files_owner.as_deref()),
         Some("pip")
     );
-    let dec = blas::declared(&f);
+    let dec = declared::declared(&f);
     assert_eq!(
         (dec.implementation, dec.numpy.source),
         (BlasImpl::Accelerate, Some(NumpySource::Pip))
@@ -334,7 +338,7 @@ fn pip_over_conda_undecidable_is_ambiguous() {
         f.site.as_ref().and_then(|s| s.numpy_files_owner.as_deref()),
         None
     );
-    let dec = blas::declared(&f);
+    let dec = declared::declared(&f);
     assert_eq!(dec.implementation, BlasImpl::Ambiguous);
     assert!(dec.ambiguity.is_some());
 }
@@ -366,7 +370,7 @@ fn bad_records_become_problems_and_reading_goes_on() {
     };
     assert!(msg("liblapack-3.9.0-20_linux64_mkl.json").starts_with("truncated JSON at line"));
     assert!(msg("mkl-2023.2.0-h84fe81f_50496.json").contains("not UTF-8"));
-    assert_eq!(blas::declared(&f).implementation, BlasImpl::Mkl);
+    assert_eq!(declared::declared(&f).implementation, BlasImpl::Mkl);
 }
 
 #[test]
@@ -387,7 +391,7 @@ fn pinned_with_quotes_is_flagged() {
     );
     assert_eq!(f.pinned[1].problem, None);
     assert_eq!(
-        blas::declared(&f).pinned,
+        declared::declared(&f).pinned,
         vec!["\"libblas=*=*mkl\"", "libblas * *mkl"]
     );
 }
@@ -401,7 +405,7 @@ fn empty_and_missing_conda_meta_read_cleanly() {
         .expect("build");
     let f = prefix::read(d.path());
     assert!(f.has_conda_meta && f.record_count == 0 && f.problems.is_empty());
-    assert_eq!(blas::declared(&f).implementation, BlasImpl::None);
+    assert_eq!(declared::declared(&f).implementation, BlasImpl::None);
     let f = prefix::read(&d.path().join("does-not-exist"));
     assert!(!f.has_conda_meta && f.problems.is_empty());
 }
@@ -476,5 +480,5 @@ fn big_generated_prefix_reads_relevant_records_only() {
     assert_eq!(f.record_count, 300);
     assert!(f.problems.is_empty(), "{:?}", f.problems);
     assert!(f.records.len() < 20);
-    assert_eq!(blas::declared(&f).implementation, BlasImpl::Openblas);
+    assert_eq!(declared::declared(&f).implementation, BlasImpl::Openblas);
 }

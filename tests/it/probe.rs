@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use blasfix::blas::BlasImpl;
-use blasfix::probe::{self, ProbeError};
+use blasfix::facts::blas::BlasImpl;
+use blasfix::facts::probe::{self, ProbeError};
 
 use crate::support::{python_without_numpy, python2, python3};
 
@@ -197,7 +197,7 @@ if _m and sys.platform.startswith("linux"):
     .expect("write numpy");
 }
 
-fn library_check(facts: &blasfix::probe::RuntimeFacts) {
+fn library_check(facts: &blasfix::facts::probe::RuntimeFacts) {
     assert!(
         !facts
             .libraries

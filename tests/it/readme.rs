@@ -12,10 +12,14 @@
 use std::path::{Path, PathBuf};
 
 use blasfix::cli::{EnvSelector, Topic};
-use blasfix::cpu::{CpuFacts, VendorFamily};
-use blasfix::facts::{EnvSnapshot, Facts};
+use blasfix::commands;
+use blasfix::diagnose::findings;
+use blasfix::facts::Facts;
+use blasfix::facts::cpu::{CpuFacts, VendorFamily};
+use blasfix::facts::snapshot::EnvSnapshot;
+use blasfix::facts::threads;
+use blasfix::render::{explain, report};
 use blasfix::testing::CONDA_FORGE;
-use blasfix::{commands, explain, findings, report, threads};
 
 use crate::doctor::{conda_forge_env, home_with_condarc};
 use crate::support::blasfix;
@@ -54,7 +58,7 @@ impl Block {
 
 /// This machine's CPU vendor family, as JSON names it.
 pub fn this_vendor() -> &'static str {
-    match blasfix::cpu::detect().vendor_family {
+    match blasfix::facts::cpu::detect().vendor_family {
         VendorFamily::Intel => "intel",
         VendorFamily::Amd => "amd",
         VendorFamily::Hygon => "hygon",

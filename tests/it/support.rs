@@ -43,7 +43,7 @@ pub fn blasfix() -> assert_cmd::Command {
 
 fn clean(cmd: &mut assert_cmd::Command) {
     cmd.env("NO_COLOR", "1").env("HOME", empty_home());
-    for v in HOST_VARS.iter().chain(blasfix::threads::THREAD_VARS) {
+    for v in HOST_VARS.iter().chain(blasfix::facts::threads::THREAD_VARS) {
         cmd.env_remove(v);
     }
 }

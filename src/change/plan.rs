@@ -7,11 +7,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::blas::{self, BlasImpl, ChannelFamily, NumpySource};
+use crate::facts::blas;
+
+use crate::facts::blas::{BlasImpl, ChannelFamily};
+
 use crate::cli::BackendArg;
-use crate::envs::EnvKind;
 use crate::facts::Facts;
-use crate::prefix::Record;
+use crate::facts::declared::NumpySource;
+use crate::facts::envs::EnvKind;
+use crate::facts::prefix::Record;
 
 /// What the user asked `apply` for, beyond the facts.
 #[derive(Debug, Clone, Default)]
@@ -106,7 +110,7 @@ pub fn resolve_target(arg: BackendArg, facts: &Facts) -> Result<BlasImpl, Refusa
     Ok(match named_backend(arg) {
         Some(b) => b,
         None => {
-            let rec = crate::findings::recommend(facts);
+            let rec = crate::diagnose::findings::recommend(facts);
             if !rec.backend.is_concrete() {
                 return Err(Refusal {
                     message: "blasfix has no recommendation for this machine and environment"
@@ -630,9 +634,9 @@ pub fn pinned_edit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blas::{DeclaredBlas, NumpyFacts};
-    use crate::envs::Located;
-    use crate::prefix::PrefixFacts;
+    use crate::facts::declared::{DeclaredBlas, NumpyFacts};
+    use crate::facts::envs::Located;
+    use crate::facts::prefix::PrefixFacts;
 
     fn rec(name: &str, version: &str, build: &str, channel: &str, subdir: &str) -> Record {
         Record {
@@ -851,7 +855,7 @@ mod tests {
     #[test]
     fn declared_target_but_loaded_other_is_not_nothing_to_do() {
         let mut f = cf_linux_openblas();
-        f.runtime = Some(crate::probe::RuntimeFacts {
+        f.runtime = Some(crate::facts::probe::RuntimeFacts {
             implementation: BlasImpl::Mkl,
             ..Default::default()
         });

@@ -4,18 +4,22 @@
 
 use std::collections::BTreeMap;
 
-use crate::blas::{self, BlasImpl, ChannelFamily, NumpySource};
-use crate::cli::Topic;
-use crate::cpu::VendorFamily;
-use crate::facts::Facts;
-use crate::findings::{self, Recommendation};
-use crate::mirrors::mask;
+use crate::facts::blas;
 
-const CPU: &str = include_str!("../templates/explain/cpu.md");
-const BLAS: &str = include_str!("../templates/explain/blas.md");
-const CHANNELS: &str = include_str!("../templates/explain/channels.md");
-const MIRRORS: &str = include_str!("../templates/explain/mirrors.md");
-const THREADS: &str = include_str!("../templates/explain/threads.md");
+use crate::facts::blas::{BlasImpl, ChannelFamily};
+
+use crate::cli::Topic;
+use crate::diagnose::findings::{self, Recommendation};
+use crate::facts::Facts;
+use crate::facts::cpu::VendorFamily;
+use crate::facts::declared::NumpySource;
+use crate::facts::mirrors::mask;
+
+const CPU: &str = include_str!("../../templates/explain/cpu.md");
+const BLAS: &str = include_str!("../../templates/explain/blas.md");
+const CHANNELS: &str = include_str!("../../templates/explain/channels.md");
+const MIRRORS: &str = include_str!("../../templates/explain/mirrors.md");
+const THREADS: &str = include_str!("../../templates/explain/threads.md");
 
 type Vars = BTreeMap<&'static str, String>;
 
@@ -73,7 +77,7 @@ fn reflow(text: &str, width: usize) -> String {
         }
         let joined = para.join(" ");
         let indent = " ".repeat(bullet.len());
-        for (i, l) in crate::report::wrap(&joined, width - bullet.len())
+        for (i, l) in crate::render::report::wrap(&joined, width - bullet.len())
             .iter()
             .enumerate()
         {
@@ -470,8 +474,8 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
     v.insert("mirrors", mirrors.join("\n"));
     v.insert("pip", pip.join("\n"));
     if let Some(ch) = n.channel.as_deref()
-        && crate::mirrors::channel_family(ch) == ChannelFamily::CondaForge
-        && let Some(name) = crate::mirrors::mirror_name(ch)
+        && crate::facts::mirrors::channel_family(ch) == ChannelFamily::CondaForge
+        && let Some(name) = crate::facts::mirrors::mirror_name(ch)
     {
         v.insert("numpy_mirror", name.into());
     }

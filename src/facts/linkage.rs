@@ -19,8 +19,8 @@ use object::read::pe::ImageNtHeaders;
 use object::{Architecture, Endianness, FileKind, LittleEndian as LE, ReadRef, elf, macho, pe};
 use serde::Serialize;
 
-use crate::blas::BlasImpl;
-use crate::facts::Problem;
+use crate::facts::blas::BlasImpl;
+use crate::facts::problem::Problem;
 
 /// One resolved dependency chain from a NumPy extension to a BLAS.
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub struct LinkageFacts {
     pub chains: Vec<LinkChain>,
     /// The implementation the chains end in (Ambiguous when they disagree, Unknown when none).
     pub implementation: BlasImpl,
-    pub problems: Vec<crate::facts::Problem>,
+    pub problems: Vec<crate::facts::problem::Problem>,
 }
 
 /// What the loader reads from the environment, passed in so that resolution stays testable.
@@ -93,7 +93,7 @@ pub struct LoaderEnv {
 
 impl LoaderEnv {
     /// From the process environment.
-    pub fn capture(env: &crate::facts::EnvSnapshot) -> Self {
+    pub fn capture(env: &crate::facts::snapshot::EnvSnapshot) -> Self {
         LoaderEnv {
             ld_library_path: split_path_list(env.get("LD_LIBRARY_PATH").unwrap_or("")),
         }

@@ -1,6 +1,6 @@
 use super::*;
-use crate::blas::BlasImpl::*;
-use crate::envfile::text::{Encoding, encode};
+use crate::change::envfile::text::{Encoding, encode};
+use crate::facts::blas::BlasImpl::*;
 
 fn req(b: BlasImpl, f: ChannelFamily) -> PinRequest {
     PinRequest::new(b, f)

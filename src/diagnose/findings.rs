@@ -3,10 +3,14 @@
 
 use serde::Serialize;
 
-use crate::blas::{self, BlasImpl, ChannelFamily, NumpySource};
-use crate::cpu::VendorFamily;
-use crate::envs::EnvKind;
+use crate::facts::blas;
+
+use crate::facts::blas::{BlasImpl, ChannelFamily};
+
 use crate::facts::Facts;
+use crate::facts::cpu::VendorFamily;
+use crate::facts::declared::NumpySource;
+use crate::facts::envs::EnvKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,7 +134,7 @@ pub fn env_family(f: &Facts) -> ChannelFamily {
     }
     if f.environment.kind.is_conda_like() || f.prefix.has_conda_meta {
         for ch in &f.channels.effective {
-            let fam = crate::mirrors::channel_family(&ch.url);
+            let fam = crate::facts::mirrors::channel_family(&ch.url);
             if fam != ChannelFamily::Other {
                 return fam;
             }
@@ -467,7 +471,7 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
     }
 
     // Threads: pool larger than usable CPUs, contradictions.
-    let over = crate::threads::oversubscribed(&f.threads, imp);
+    let over = crate::facts::threads::oversubscribed(&f.threads, imp);
     if let Some((pool, usable)) = over {
         let why = match (f.machine.cpu_quota, imp) {
             (Some(q), BlasImpl::Openblas) => format!(
@@ -497,10 +501,10 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
                      every BLAS call. With several worker processes it multiplies (N workers x {pool} threads)."
                 ),
             )
-            .fix(Some(format!("export {var}={n} OMP_NUM_THREADS={n}", n = crate::threads::suggested_threads(&f.machine))), None),
+            .fix(Some(format!("export {var}={n} OMP_NUM_THREADS={n}", n = crate::facts::threads::suggested_threads(&f.machine))), None),
         );
     }
-    for c in crate::threads::contradictions(&f.threads) {
+    for c in crate::facts::threads::contradictions(&f.threads) {
         out.push(Finding::new(
             "thread-vars-contradict",
             Severity::Warning,
@@ -516,7 +520,7 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
             list(&f.threads.invalid),
         ));
     }
-    for n in crate::threads::notes(&f.threads) {
+    for n in crate::facts::threads::notes(&f.threads) {
         out.push(Finding::new(
             &format!("env-{}", n.var.to_ascii_lowercase().replace('_', "-")),
             if n.warning {
@@ -609,7 +613,7 @@ fn runtime_findings(f: &Facts, out: &mut Vec<Finding>) {
         }
         return;
     }
-    let blas_libs: Vec<&crate::probe::LoadedLib> = rt
+    let blas_libs: Vec<&crate::facts::probe::LoadedLib> = rt
         .libraries
         .iter()
         .filter(|l| l.user_api == "blas")
@@ -631,7 +635,7 @@ fn runtime_findings(f: &Facts, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    let omp: Vec<&crate::probe::LoadedLib> = rt
+    let omp: Vec<&crate::facts::probe::LoadedLib> = rt
         .libraries
         .iter()
         .filter(|l| l.user_api == "openmp")
@@ -768,10 +772,10 @@ fn family_name(f: ChannelFamily) -> &'static str {
 /// The mirror NumPy's conda-forge record came from, if any.
 fn mirror_of_numpy(f: &Facts) -> Option<&'static str> {
     let ch = f.blas.numpy.channel.as_deref()?;
-    if crate::mirrors::channel_family(ch) != ChannelFamily::CondaForge {
+    if crate::facts::mirrors::channel_family(ch) != ChannelFamily::CondaForge {
         return None;
     }
-    crate::mirrors::mirror_name(ch)
+    crate::facts::mirrors::mirror_name(ch)
 }
 
 /// The recommended backend (pure).
@@ -863,10 +867,10 @@ pub fn recommend(f: &Facts) -> Recommendation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blas::{DeclaredBlas, NumpyFacts};
-    use crate::cpu::CpuFacts;
-    use crate::envs::Located;
-    use crate::probe::{LoadedLib, RuntimeFacts};
+    use crate::facts::cpu::CpuFacts;
+    use crate::facts::declared::{DeclaredBlas, NumpyFacts};
+    use crate::facts::envs::Located;
+    use crate::facts::probe::{LoadedLib, RuntimeFacts};
 
     fn intel_linux() -> Facts {
         Facts {
@@ -892,7 +896,7 @@ mod tests {
                 how: "CONDA_PREFIX".into(),
                 ..Default::default()
             },
-            prefix: crate::prefix::PrefixFacts {
+            prefix: crate::facts::prefix::PrefixFacts {
                 subdir: Some("linux-64".into()),
                 has_conda_meta: true,
                 ..Default::default()
@@ -909,7 +913,7 @@ mod tests {
                 },
                 ..Default::default()
             },
-            threads: crate::threads::ThreadFacts {
+            threads: crate::facts::threads::ThreadFacts {
                 openblas_default: 8,
                 mkl_default: 4,
                 blis_default: 1,
@@ -1123,13 +1127,13 @@ mod tests {
     #[test]
     fn thread_variable_findings() {
         let mut f = intel_linux();
-        let env = crate::facts::EnvSnapshot::from_pairs([
+        let env = crate::facts::snapshot::EnvSnapshot::from_pairs([
             ("OMP_NUM_THREADS", "1"),
             ("OPENBLAS_NUM_THREADS", "8"),
             ("MKL_NUM_THREADS", "zero"),
             ("MKL_DEBUG_CPU_TYPE", "5"),
         ]);
-        f.threads = crate::threads::from_env(&env, &f.machine);
+        f.threads = crate::facts::threads::from_env(&env, &f.machine);
         let i = ids(&f);
         for want in [
             "thread-vars-contradict",
@@ -1143,14 +1147,17 @@ mod tests {
     #[test]
     fn unreadable_input_names_the_files() {
         let mut f = intel_linux();
-        f.prefix.problems.push(crate::facts::Problem::at(
+        f.prefix.problems.push(crate::facts::problem::Problem::at(
             std::path::Path::new("/e/conda-meta/x-1-0.json"),
             "truncated JSON",
         ));
-        f.channels.config.problems.push(crate::facts::Problem::at(
-            std::path::Path::new("/h/.condarc"),
-            "invalid YAML",
-        ));
+        f.channels
+            .config
+            .problems
+            .push(crate::facts::problem::Problem::at(
+                std::path::Path::new("/h/.condarc"),
+                "invalid YAML",
+            ));
         let x = evaluate(&f)
             .into_iter()
             .find(|x| x.id == "unreadable-input")

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::blas::ChannelFamily;
-use crate::facts::EnvSnapshot;
+use crate::facts::blas::ChannelFamily;
+use crate::facts::snapshot::EnvSnapshot;
 
 /// A recognised mirror in use.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

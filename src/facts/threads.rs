@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::blas::BlasImpl;
-use crate::cpu::CpuFacts;
-use crate::facts::EnvSnapshot;
+use crate::facts::blas::BlasImpl;
+use crate::facts::cpu::CpuFacts;
+use crate::facts::snapshot::EnvSnapshot;
 
 /// Variables that matter, in the order they are shown.
 pub const THREAD_VARS: &[&str] = &[

@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_yaml::Value;
 
-use crate::facts::{EnvSnapshot, Problem};
-use crate::mirrors::{self, KNOWN_SUBDIRS, Mirror};
+use crate::facts::snapshot::EnvSnapshot;
+
+use crate::facts::mirrors::{self, KNOWN_SUBDIRS, Mirror};
+use crate::facts::problem::Problem;
 
 /// A value and where it was set.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
@@ -119,7 +121,7 @@ pub struct EffectiveChannel {
 pub struct ChannelFacts {
     pub config: CondaConfig,
     pub effective: Vec<EffectiveChannel>,
-    pub mirrors: Vec<crate::mirrors::Mirror>,
+    pub mirrors: Vec<crate::facts::mirrors::Mirror>,
     /// Where `conda-forge` and `defaults` resolve under this configuration.
     pub conda_forge_url: String,
     pub defaults_urls: Vec<String>,

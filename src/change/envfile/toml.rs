@@ -15,7 +15,7 @@ use toml_edit::{DocumentMut, InlineTable, Item, TableLike, Value};
 use super::spec::{self, Selector};
 use super::text;
 use super::{EditError, Edited, PinRequest};
-use crate::blas::BlasImpl;
+use crate::facts::blas::BlasImpl;
 
 /// Which manifest a TOML file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,7 +313,7 @@ fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blas::ChannelFamily;
+    use crate::facts::blas::ChannelFamily;
 
     fn mkl() -> PinRequest {
         PinRequest::new(BlasImpl::Mkl, ChannelFamily::CondaForge)

@@ -33,7 +33,7 @@ use serde_yaml::Value;
 use super::spec::{self, Selector};
 use super::text::{self, Line, Splice};
 use super::{EditError, Edited, PinRequest};
-use crate::blas::{BlasImpl, ChannelFamily};
+use crate::facts::blas::{BlasImpl, ChannelFamily};
 
 /// Edit an environment.yml's bytes to pin `req` (pure). `Ok` with `is_noop()` when already pinned.
 pub fn edit_environment_yml(bytes: &[u8], req: &PinRequest) -> Result<Edited, EditError> {

@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::FrontendArg;
-use crate::envs::EnvKind;
-use crate::facts::EnvSnapshot;
+use crate::facts::envs::EnvKind;
+use crate::facts::snapshot::EnvSnapshot;
 
 /// Which tool performs the install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

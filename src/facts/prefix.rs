@@ -12,7 +12,7 @@ use serde::de::IgnoredAny;
 
 use serde::Serialize;
 
-use crate::facts::Problem;
+use crate::facts::problem::Problem;
 
 /// Names of records read in full; every other record is only counted.
 pub const RELEVANT: &[&str] = &[

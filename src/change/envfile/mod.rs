@@ -17,7 +17,7 @@ pub use text::Encoding;
 pub use toml::{ManifestKind, edit_manifest};
 pub use yaml::edit_environment_yml;
 
-use crate::blas::{BlasImpl, ChannelFamily};
+use crate::facts::blas::{BlasImpl, ChannelFamily};
 
 /// What to pin: a concrete backend, spelled for a channel family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,8 +212,8 @@ pub fn new_environment_yml(
 ) -> Result<String, EditError> {
     req.check()?;
     let template = match req.family {
-        ChannelFamily::Defaults => include_str!("../../templates/environment-defaults.yml"),
-        _ => include_str!("../../templates/environment-conda-forge.yml"),
+        ChannelFamily::Defaults => include_str!("../../../templates/environment-defaults.yml"),
+        _ => include_str!("../../../templates/environment-conda-forge.yml"),
     };
     Ok(template
         .replace("{{name}}", name)

@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::blas::BlasImpl;
+use crate::facts::blas::BlasImpl;
 
 /// The probe script (also the first half of the benchmark script).
-pub const PROBE_PY: &str = include_str!("../templates/probe.py");
+pub const PROBE_PY: &str = include_str!("../../templates/probe.py");
 
 /// Runs the script named in `argv[1]` when the interpreter is at least 3.6; otherwise prints the
 /// too-old report. Python 2 must be able to parse it.

@@ -5,87 +5,9 @@
 
 use serde::Serialize;
 
-use crate::prefix::{DistInfo, PrefixFacts, Record};
+use crate::facts::blas::{BlasImpl, ChannelFamily, impl_from_build_suffix, impl_from_lib_name};
 
-/// A BLAS implementation, or what could be said when none could be named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum BlasImpl {
-    Mkl,
-    Openblas,
-    Blis,
-    Accelerate,
-    Netlib,
-    Nvpl,
-    Ambiguous,
-    None,
-    #[default]
-    Unknown,
-}
-
-impl BlasImpl {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BlasImpl::Mkl => "mkl",
-            BlasImpl::Openblas => "openblas",
-            BlasImpl::Blis => "blis",
-            BlasImpl::Accelerate => "accelerate",
-            BlasImpl::Netlib => "netlib",
-            BlasImpl::Nvpl => "nvpl",
-            BlasImpl::Ambiguous => "ambiguous",
-            BlasImpl::None => "none",
-            BlasImpl::Unknown => "unknown",
-        }
-    }
-    /// How people write it.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            BlasImpl::Mkl => "Intel MKL",
-            BlasImpl::Openblas => "OpenBLAS",
-            BlasImpl::Blis => "BLIS",
-            BlasImpl::Accelerate => "Apple Accelerate",
-            BlasImpl::Netlib => "reference BLAS (netlib)",
-            BlasImpl::Nvpl => "NVIDIA NVPL",
-            BlasImpl::Ambiguous => "ambiguous",
-            BlasImpl::None => "none",
-            BlasImpl::Unknown => "unknown",
-        }
-    }
-    /// A real implementation (not ambiguous/none/unknown).
-    pub fn is_concrete(self) -> bool {
-        !matches!(
-            self,
-            BlasImpl::Ambiguous | BlasImpl::None | BlasImpl::Unknown
-        )
-    }
-}
-
-/// Where packages come from, as far as the BLAS scheme goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum ChannelFamily {
-    /// conda-forge (or a mirror of it): `libblas=*=*<impl>`.
-    CondaForge,
-    /// Anaconda's pkgs/main, free, r, msys2, the `anaconda` channel, or a mirror of them:
-    /// `blas=1.0=<impl>`.
-    Defaults,
-    /// PyPI wheels (pip, uv, ...).
-    Pip,
-    #[default]
-    Other,
-}
-
-impl ChannelFamily {
-    /// The short name (as in `--channel-family` and the JSON): conda-forge, defaults, pip, other.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelFamily::CondaForge => "conda-forge",
-            ChannelFamily::Defaults => "defaults",
-            ChannelFamily::Pip => "pip",
-            ChannelFamily::Other => "other",
-        }
-    }
-}
+use crate::facts::prefix::{DistInfo, PrefixFacts, Record};
 
 /// Where NumPy came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -132,51 +54,11 @@ pub struct DeclaredBlas {
     pub pip_shadow: Option<String>,
 }
 
-/// The implementation a conda-forge `libblas`/`libcblas`/`liblapack` build string selects
-/// (`8_openblas`, `20_linux64_mkl`, `31_h59b9bed_openblas`, `1_h86c2bf4_netlib`, ...).
-pub fn impl_from_build_suffix(build: &str) -> Option<BlasImpl> {
-    match build.rsplit('_').next()? {
-        "mkl" => Some(BlasImpl::Mkl),
-        "openblas" => Some(BlasImpl::Openblas),
-        "blis" => Some(BlasImpl::Blis),
-        "accelerate" | "newaccelerate" => Some(BlasImpl::Accelerate),
-        "netlib" => Some(BlasImpl::Netlib),
-        "nvpl" => Some(BlasImpl::Nvpl),
-        _ => None,
-    }
-}
-
-/// The implementation a library file name points to (`libopenblasp-r0.3.21.so`,
-/// `libmkl_rt.so.2`, `mkl_rt.2.dll`, `libblis.so.4`, `libvecLibFort-ng.dylib`, ...).
-pub fn impl_from_lib_name(name: &str) -> Option<BlasImpl> {
-    let base = name
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or(name)
-        .to_ascii_lowercase();
-    if base.contains("openblas") {
-        Some(BlasImpl::Openblas)
-    } else if base.contains("mkl") {
-        Some(BlasImpl::Mkl)
-    } else if base.contains("blis") {
-        Some(BlasImpl::Blis)
-    } else if base.contains("veclib")
-        || base.contains("accelerate")
-        || base.contains("blas_reexport")
-    {
-        Some(BlasImpl::Accelerate)
-    } else if base.contains("nvpl") {
-        Some(BlasImpl::Nvpl)
-    } else {
-        None
-    }
-}
-
 /// The channel family of a record: `mirrors::channel_family` of its `channel` (or `url` for
 /// installer-made records).
 pub fn record_family(r: &Record) -> Option<ChannelFamily> {
     let src = r.channel.as_deref().or(r.url.as_deref())?;
-    Some(crate::mirrors::channel_family(src))
+    Some(crate::facts::mirrors::channel_family(src))
 }
 
 fn family_label(r: &Record) -> String {
@@ -186,7 +68,7 @@ fn family_label(r: &Record) -> String {
         Some(ChannelFamily::Pip) => "pypi".to_string(),
         Some(ChannelFamily::Other) => {
             let src = r.channel.as_deref().or(r.url.as_deref()).unwrap_or("");
-            let masked = crate::mirrors::mask(src);
+            let masked = crate::facts::mirrors::mask(src);
             let trimmed = masked.trim_end_matches('/');
             match &r.subdir {
                 Some(s) => trimmed
@@ -344,7 +226,7 @@ pub fn declared(p: &PrefixFacts) -> DeclaredBlas {
                         .channel
                         .as_deref()
                         .or(rec.url.as_deref())
-                        .map(crate::mirrors::mask),
+                        .map(crate::facts::mirrors::mask),
                     family: record_family(rec),
                     build: Some(rec.build.clone()),
                     record: rec
@@ -745,58 +627,10 @@ fn wheel_scheme(p: &PrefixFacts, dist: Option<&DistInfo>, out: &mut DeclaredBlas
     ));
 }
 
-/// Backends a channel family publishes for a subdir, default first (conda.md §1.3, §2).
-///
-/// conda-forge: MKL only on linux-64/win-64 (win-64 defaults to it), BLIS on x86_64,
-/// Accelerate on macOS, NVPL on linux-aarch64, netlib everywhere. defaults: MKL on x86/x86_64
-/// Linux and Windows (Windows has nothing else), OpenBLAS elsewhere (osx-64 dropped MKL in 2024).
-/// PyPI: NumPy ≥ 2 wheels for macOS 14+ (arm64 and x86_64) use Accelerate, the rest OpenBLAS.
-pub fn available(family: ChannelFamily, subdir: &str) -> Vec<BlasImpl> {
-    use BlasImpl::*;
-    match (family, subdir) {
-        (ChannelFamily::CondaForge, "linux-64") => vec![Openblas, Mkl, Blis, Netlib],
-        (ChannelFamily::CondaForge, "win-64") => vec![Mkl, Openblas, Blis, Netlib],
-        (ChannelFamily::CondaForge, "osx-64") => vec![Openblas, Blis, Accelerate, Netlib],
-        (ChannelFamily::CondaForge, "osx-arm64") => vec![Openblas, Accelerate, Netlib],
-        (ChannelFamily::CondaForge, "linux-aarch64") => vec![Openblas, Nvpl, Netlib],
-        (ChannelFamily::CondaForge, _) => vec![Openblas, Netlib],
-        (ChannelFamily::Defaults, "linux-64" | "linux-32") => vec![Mkl, Openblas],
-        (ChannelFamily::Defaults, "win-64" | "win-32") => vec![Mkl],
-        (ChannelFamily::Defaults, _) => vec![Openblas],
-        (ChannelFamily::Pip, "osx-arm64" | "osx-64") => vec![Accelerate, Openblas],
-        (ChannelFamily::Pip, _) => vec![Openblas],
-        (ChannelFamily::Other, _) => vec![],
-    }
-}
-
-/// What a fresh install from this family gets on this subdir (None: the family's scheme is
-/// unknown).
-pub fn default_for(family: ChannelFamily, subdir: &str) -> Option<BlasImpl> {
-    available(family, subdir).into_iter().next()
-}
-
-/// The MatchSpec that selects `imp` in a family's scheme, for `conda install`:
-/// conda-forge `libblas=*=*mkl` (the build glob also matches every era's build strings and,
-/// for `*accelerate`, `newaccelerate`); defaults `blas=*=mkl` / `blas=*=openblas`, which must be
-/// installed together with `numpy` so that numpy/numpy-base are re-solved to the matching
-/// variant (`conda install numpy "blas=*=mkl"`). None when the family has no such switch
-/// (PyPI, unknown channels) or `imp` is not a backend.
-pub fn switch_spec(family: ChannelFamily, imp: BlasImpl) -> Option<String> {
-    if !imp.is_concrete() {
-        return None;
-    }
-    match family {
-        ChannelFamily::CondaForge => Some(format!("libblas=*=*{}", imp.as_str())),
-        ChannelFamily::Defaults => matches!(imp, BlasImpl::Mkl | BlasImpl::Openblas)
-            .then(|| format!("blas=*={}", imp.as_str())),
-        ChannelFamily::Pip | ChannelFamily::Other => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prefix::{LibLink, PinnedLine, SitePackages};
+    use crate::facts::prefix::{LibLink, PinnedLine, SitePackages};
     use std::path::PathBuf;
 
     const CF: &str = "https://conda.anaconda.org/conda-forge";
@@ -877,7 +711,7 @@ mod tests {
     }
 
     #[test]
-    fn build_suffixes_of_every_era() {
+    fn conda_forge_build_strings_of_every_era() {
         for (b, imp) in [
             ("8_openblas", BlasImpl::Openblas),
             ("12_mkl", BlasImpl::Mkl),
@@ -891,12 +725,10 @@ mod tests {
             ("1_h86c2bf4_netlib", BlasImpl::Netlib),
             ("5_h0_nvpl", BlasImpl::Nvpl),
         ] {
-            assert_eq!(impl_from_build_suffix(b), Some(imp), "{b}");
             let d = declared(&facts(cf_stack(b, "linux-64")));
             assert_eq!(d.implementation, imp, "{b}: {d:?}");
             assert_eq!(d.family, Some(ChannelFamily::CondaForge));
         }
-        assert_eq!(impl_from_build_suffix("pthreads_h413a1c8_0"), None);
     }
 
     #[test]
@@ -1207,43 +1039,6 @@ mod tests {
                 "\"blas=*=mkl\"",
                 "conda-forge::liblapack * *mkl"
             ]
-        );
-    }
-
-    #[test]
-    fn families_defaults_and_switch_specs() {
-        assert_eq!(
-            default_for(ChannelFamily::CondaForge, "win-64"),
-            Some(BlasImpl::Mkl)
-        );
-        assert_eq!(
-            default_for(ChannelFamily::CondaForge, "linux-64"),
-            Some(BlasImpl::Openblas)
-        );
-        assert_eq!(
-            default_for(ChannelFamily::Defaults, "linux-64"),
-            Some(BlasImpl::Mkl)
-        );
-        assert_eq!(
-            default_for(ChannelFamily::Defaults, "osx-64"),
-            Some(BlasImpl::Openblas)
-        );
-        assert_eq!(default_for(ChannelFamily::Other, "linux-64"), None);
-        assert!(!available(ChannelFamily::CondaForge, "osx-arm64").contains(&BlasImpl::Mkl));
-        assert!(!available(ChannelFamily::Defaults, "win-64").contains(&BlasImpl::Openblas));
-        assert_eq!(
-            switch_spec(ChannelFamily::CondaForge, BlasImpl::Mkl).as_deref(),
-            Some("libblas=*=*mkl")
-        );
-        assert_eq!(
-            switch_spec(ChannelFamily::Defaults, BlasImpl::Openblas).as_deref(),
-            Some("blas=*=openblas")
-        );
-        assert_eq!(switch_spec(ChannelFamily::Defaults, BlasImpl::Blis), None);
-        assert_eq!(switch_spec(ChannelFamily::Pip, BlasImpl::Mkl), None);
-        assert_eq!(
-            switch_spec(ChannelFamily::CondaForge, BlasImpl::Ambiguous),
-            None
         );
     }
 }

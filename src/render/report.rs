@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 
-use crate::blas::BlasImpl;
+use crate::diagnose::findings::{self, Finding, Recommendation, Severity};
 use crate::facts::Facts;
-use crate::findings::{self, Finding, Recommendation, Severity};
-use crate::mirrors::mask;
-use crate::style::Styles;
+use crate::facts::blas::BlasImpl;
+use crate::facts::mirrors::mask;
+use crate::render::style::Styles;
 
 /// Relevant records that are not part of the BLAS stack itself.
 const NOT_BLAS_STACK: &[&str] = &["python", "scipy", "threadpoolctl", "numexpr"];
@@ -98,7 +98,7 @@ pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
                 "version": r.version,
                 "build": r.build,
                 "channel": r.channel.as_deref().or(r.url.as_deref()).map(mask),
-                "family": crate::blas::record_family(r),
+                "family": crate::facts::declared::record_family(r),
                 "subdir": r.subdir,
             })).collect::<Vec<_>>(),
         },
@@ -312,7 +312,7 @@ fn environment(o: &mut Out, f: &Facts) {
             Some(v) => format!("{v} (seen at run time)"),
             None => "not installed".to_string(),
         },
-        (v, Some(crate::blas::NumpySource::Conda)) => format!(
+        (v, Some(crate::facts::declared::NumpySource::Conda)) => format!(
             "{} from {} ({})",
             or_unknown(v),
             n.channel
@@ -324,7 +324,7 @@ fn environment(o: &mut Out, f: &Facts) {
                 .or(n.build.as_deref())
                 .unwrap_or("conda record")
         ),
-        (v, Some(crate::blas::NumpySource::Pip)) => format!(
+        (v, Some(crate::facts::declared::NumpySource::Pip)) => format!(
             "{} from PyPI ({}{}{})",
             or_unknown(v),
             n.installer.as_deref().unwrap_or("pip"),

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::facts::EnvSnapshot;
+use crate::facts::snapshot::EnvSnapshot;
 
 /// What manages an environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -120,7 +120,7 @@ pub fn locate(sel: &Selector, env: &EnvSnapshot) -> Result<Located, LocateError>
         let p = sys_prefix_guess(&exe);
         (p, format!("python3 on PATH ({})", exe.display()), None)
     };
-    let history_cmd = crate::prefix::last_history_cmd(&prefix.join("conda-meta/history"))
+    let history_cmd = crate::facts::prefix::last_history_cmd(&prefix.join("conda-meta/history"))
         .ok()
         .flatten();
     let (kind, kind_evidence) = kind_of(&prefix, history_cmd.as_deref(), mamba_root.as_deref());
@@ -301,7 +301,7 @@ pub fn kind_of(
         return (EnvKind::Pixi, Some(".pixi/envs/ in the path".into()));
     }
     if let Some(cmd) = history_cmd {
-        let kind = match crate::prefix::tool_from_cmd(cmd) {
+        let kind = match crate::facts::prefix::tool_from_cmd(cmd) {
             Some("micromamba") => Some(EnvKind::Micromamba),
             Some("mamba") => Some(EnvKind::Mamba),
             Some("conda") => Some(EnvKind::Conda),

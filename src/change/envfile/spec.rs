@@ -4,7 +4,7 @@
 
 use rattler_conda_types::{MatchSpec, ParseStrictness, StringMatcher};
 
-use crate::blas::{BlasImpl, impl_from_build_suffix};
+use crate::facts::blas::{BlasImpl, impl_from_build_suffix};
 
 /// Packages whose build string names the BLAS implementation (conda-forge's split outputs, and
 /// the `blas` metapackage of both families).
