@@ -535,8 +535,8 @@ fn condarc_d_with_document_marker_and_sorting() {
     std::fs::write(d.join("notes.txt"), "channels: [ignored]\n").unwrap();
     // A real condarc.d file when the corpus is present (nothing below depends on it; the
     // corpus tests proper record their skip).
-    let real = crate::support::corpus_root()
-        .join("condarc/17-condarc-d-yml-docstart-empty-defaults.condarc");
+    let real = blasfix::testing::skip::shared_root()
+        .join("corpus/condarc/17-condarc-d-yml-docstart-empty-defaults.condarc");
     if real.is_file() {
         std::fs::copy(real, d.join("c.yml")).unwrap();
     }

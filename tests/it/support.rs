@@ -101,75 +101,10 @@ pub fn empty_home() -> PathBuf {
         .to_path_buf()
 }
 
-// ---------------------------------------------------------------------------------------------
-// Skips: visible, with their reason, and failures under CI when CI is meant to provide the thing.
-//
-// Two mechanisms, nothing else (README, "Tests"):
-// - `#[ignore = "reason"]` for a test that a later stage runs on purpose (`--ignored` with a
-//   filter): the heavy tests, run by tests/heavy/run.sh.
-// - `skip(Need::.., "reason")` for a prerequisite found missing at run time: the test returns
-//   early, the skip is printed and appended to `$BLASFIX_SKIP_LOG` (which `.ci/test-stage` reads
-//   to print the stage's summary line), and under `CI=true` a prerequisite that CI provides
-//   (`Need::Ci`) fails the test instead.
+// Skips: visible, with their reason, and failures under CI when CI is meant to provide the
+// thing (see `blasfix::testing::skip` for the two mechanisms).
 
-/// Who provides a prerequisite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// `.ci/run` installs or provides it (the corpus beside the checkout, the heavy directory,
-    /// zsh and fish, Python 3, a C compiler, ...): missing under `CI=true` is a failure.
-    Ci,
-    /// Nobody guarantees it (Python 2 on Debian 12, another OS): always a recorded skip.
-    Optional,
-}
-
-/// Mark the running test as skipped because `reason`, and return `None` (so that
-/// `let Some(x) = find().or_else(|| skip(Need::Ci, "..")) else { return };` reads as one step).
-/// Under `CI=true` a `Need::Ci` prerequisite panics instead: CI was meant to provide it.
-pub fn skip<T>(need: Need, reason: &str) -> Option<T> {
-    use std::io::Write;
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("<unnamed thread>")
-        .to_string();
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let log = std::env::var_os("BLASFIX_SKIP_LOG")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    if let Err(e) = record_skip(&test, need, reason, ci, log.as_deref()) {
-        panic!("{e}");
-    }
-    // Past libtest's output capture, so that plain `cargo test` shows it too.
-    let _ = writeln!(std::io::stderr(), "note: skipped {test}: {reason}");
-    None
-}
-
-/// The skip of `test`: an error under CI for a `Need::Ci` prerequisite, else appended to `log`
-/// as `test<TAB>reason` for the stage summary.
-pub fn record_skip(
-    test: &str,
-    need: Need,
-    reason: &str,
-    ci: bool,
-    log: Option<&std::path::Path>,
-) -> Result<(), String> {
-    use std::io::Write;
-    if need == Need::Ci && ci {
-        return Err(format!(
-            "{test}: {reason}; under CI=true this is a failure: .ci/run is meant to provide it"
-        ));
-    }
-    let reason = reason.replace(['\t', '\n'], " ");
-    if let Some(log) = log {
-        // One append of one short line: concurrent tests do not interleave.
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .and_then(|mut f| f.write_all(format!("{test}\t{reason}\n").as_bytes()))
-            .map_err(|e| format!("cannot record the skip in {}: {e}", log.display()))?;
-    }
-    Ok(())
-}
+pub use blasfix::testing::skip::{Need, skip};
 
 /// `program` on PATH, or a skip (`Need::Ci` for what `.ci/run` installs).
 pub fn program(name: &str, need: Need) -> Option<PathBuf> {
@@ -186,8 +121,9 @@ pub fn python3() -> Option<PathBuf> {
 /// A Python 3 that has no NumPy, made on purpose: a venv (`python3 -m venv --without-pip`,
 /// created once per test run) sees neither the system's nor the user's site-packages, whatever
 /// the machine's `python3` has installed. Returns the venv's prefix; its interpreter is
-/// `bin/python`. Run it without `PYTHONPATH` (as [`blasfix`] does not clear it, tests that set
-/// it must not use this).
+/// `bin/python`. Shared by the tests of one run: read it, do not write into it. ([`blasfix`]
+/// does not clear `PYTHONPATH`; tests that need "no NumPy" remove it, tests that put a fake
+/// NumPy there may use this venv too.)
 pub fn python_without_numpy() -> Option<PathBuf> {
     static VENV: std::sync::OnceLock<Result<tempfile::TempDir, String>> =
         std::sync::OnceLock::new();
@@ -259,30 +195,10 @@ pub fn python2() -> Option<PathBuf> {
     })
 }
 
-/// The shared corpus of real files from public projects: `$BLASFIX_CORPUS` when set (a
-/// worktree elsewhere), else `../shared/corpus` beside the checkout. CI provides it; elsewhere
-/// the corpus tests are recorded as skipped.
-pub fn corpus_root() -> PathBuf {
-    match std::env::var_os("BLASFIX_CORPUS").filter(|v| !v.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    }
-}
-
-/// `<corpus>/<sub>` (see [`corpus_root`]), or a skip.
+/// `<shared>/corpus/<sub>`: real files from public projects (`../shared/corpus` beside the
+/// checkout, or under `$BLASFIX_SHARED`), or a skip (a failure under `CI=true`).
 pub fn corpus(sub: &str) -> Option<PathBuf> {
-    let p = corpus_root().join(sub);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        skip(
-            Need::Ci,
-            &format!(
-                "the corpus {} is not present (set BLASFIX_CORPUS or put it at ../shared/corpus)",
-                p.display()
-            ),
-        )
-    }
+    blasfix::testing::skip::shared(&format!("corpus/{sub}"))
 }
 
 /// The directory prepared by `tests/heavy/run.sh` (real NumPy venvs, a local conda channel with
