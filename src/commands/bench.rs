@@ -651,7 +651,11 @@ mod tests {
         let mut busy = quiet.clone();
         busy.busy = busy_note(Some(12.0), 2);
         assert!(busy.busy.is_some());
-        assert_eq!(render(&busy), render(&quiet), "the busy note goes to stderr");
+        assert_eq!(
+            render(&busy),
+            render(&quiet),
+            "the busy note goes to stderr"
+        );
     }
 
     #[test]
