@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::change::frontend;
+use crate::facts::blas::BlasImpl;
+use crate::facts::envs;
+use crate::render::{explain, style};
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  ran to the end (findings or not)
@@ -48,6 +53,16 @@ pub enum ColorChoice {
     Never,
 }
 
+impl From<ColorChoice> for style::ColorChoice {
+    fn from(c: ColorChoice) -> Self {
+        match c {
+            ColorChoice::Auto => style::ColorChoice::Auto,
+            ColorChoice::Always => style::ColorChoice::Always,
+            ColorChoice::Never => style::ColorChoice::Never,
+        }
+    }
+}
+
 /// Which environment to look at.
 #[derive(Debug, Args, Clone, Default)]
 pub struct EnvSelector {
@@ -62,6 +77,15 @@ pub struct EnvSelector {
     /// Path of an environment (a conda prefix, a venv, a pixi env).
     #[arg(short = 'p', long = "prefix", value_name = "PATH")]
     pub prefix: Option<PathBuf>,
+}
+
+impl From<&EnvSelector> for envs::Selector {
+    fn from(s: &EnvSelector) -> Self {
+        envs::Selector {
+            name: s.name.clone(),
+            prefix: s.prefix.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,7 +145,7 @@ pub struct DoctorArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Topic {
+pub enum TopicArg {
     All,
     Cpu,
     Blas,
@@ -130,11 +154,24 @@ pub enum Topic {
     Threads,
 }
 
+impl From<TopicArg> for explain::Topic {
+    fn from(t: TopicArg) -> Self {
+        match t {
+            TopicArg::All => explain::Topic::All,
+            TopicArg::Cpu => explain::Topic::Cpu,
+            TopicArg::Blas => explain::Topic::Blas,
+            TopicArg::Channels => explain::Topic::Channels,
+            TopicArg::Mirrors => explain::Topic::Mirrors,
+            TopicArg::Threads => explain::Topic::Threads,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// What to explain.
-    #[arg(value_enum, default_value_t = Topic::All)]
-    pub topic: Topic,
+    #[arg(value_enum, default_value_t = TopicArg::All)]
+    pub topic: TopicArg,
     #[command(flatten)]
     pub env: EnvSelector,
     /// Do not run the environment's Python (static facts only).
@@ -156,11 +193,35 @@ pub enum BackendArg {
     Netlib,
 }
 
+impl BackendArg {
+    /// The implementation named explicitly (None for `auto`).
+    pub fn named(self) -> Option<BlasImpl> {
+        match self {
+            BackendArg::Mkl => Some(BlasImpl::Mkl),
+            BackendArg::Openblas => Some(BlasImpl::Openblas),
+            BackendArg::Blis => Some(BlasImpl::Blis),
+            BackendArg::Accelerate => Some(BlasImpl::Accelerate),
+            BackendArg::Netlib => Some(BlasImpl::Netlib),
+            BackendArg::Auto => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FrontendArg {
     Conda,
     Mamba,
     Micromamba,
+}
+
+impl From<FrontendArg> for frontend::FrontendKind {
+    fn from(a: FrontendArg) -> Self {
+        match a {
+            FrontendArg::Conda => frontend::FrontendKind::Conda,
+            FrontendArg::Mamba => frontend::FrontendKind::Mamba,
+            FrontendArg::Micromamba => frontend::FrontendKind::Micromamba,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

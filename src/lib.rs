@@ -41,7 +41,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    render::style::init(cli.global.color, &cli.global);
+    render::style::init(cli.global.color.into());
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::FrontendArg;
 use crate::facts::envs::EnvKind;
 use crate::facts::snapshot::EnvSnapshot;
 
@@ -31,16 +30,6 @@ impl FrontendKind {
             FrontendKind::Conda => "conda",
             FrontendKind::Mamba => "mamba",
             FrontendKind::Micromamba => "micromamba",
-        }
-    }
-}
-
-impl From<FrontendArg> for FrontendKind {
-    fn from(a: FrontendArg) -> Self {
-        match a {
-            FrontendArg::Conda => FrontendKind::Conda,
-            FrontendArg::Mamba => FrontendKind::Mamba,
-            FrontendArg::Micromamba => FrontendKind::Micromamba,
         }
     }
 }

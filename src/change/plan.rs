@@ -7,12 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::facts::blas;
-
-use crate::facts::blas::{BlasImpl, ChannelFamily};
-
-use crate::cli::BackendArg;
 use crate::facts::Facts;
+use crate::facts::blas;
+use crate::facts::blas::{BlasImpl, ChannelFamily};
 use crate::facts::declared::NumpySource;
 use crate::facts::envs::EnvKind;
 use crate::facts::prefix::Record;
@@ -93,24 +90,12 @@ pub enum Decision {
     AlreadyOn { backend: BlasImpl, summary: String },
 }
 
-/// The backend a `--backend` flag names explicitly (None for `auto`).
-pub fn named_backend(arg: BackendArg) -> Option<BlasImpl> {
-    match arg {
-        BackendArg::Mkl => Some(BlasImpl::Mkl),
-        BackendArg::Openblas => Some(BlasImpl::Openblas),
-        BackendArg::Blis => Some(BlasImpl::Blis),
-        BackendArg::Accelerate => Some(BlasImpl::Accelerate),
-        BackendArg::Netlib => Some(BlasImpl::Netlib),
-        BackendArg::Auto => None,
-    }
-}
-
-/// The backend a `--backend` flag names; `auto` takes the recommendation.
-pub fn resolve_target(arg: BackendArg, facts: &Facts) -> Result<BlasImpl, Refusal> {
-    Ok(match named_backend(arg) {
+/// The backend asked for (`None`: the recommendation for this machine).
+pub fn resolve_target(named: Option<BlasImpl>, facts: &Facts) -> Result<BlasImpl, Refusal> {
+    Ok(match named {
         Some(b) => b,
         None => {
-            let rec = crate::diagnose::findings::recommend(facts);
+            let rec = crate::diagnose::recommend::recommend(facts);
             if !rec.backend.is_concrete() {
                 return Err(Refusal {
                     message: "blasfix has no recommendation for this machine and environment"

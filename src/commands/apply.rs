@@ -157,7 +157,7 @@ impl Apply<'_> {
         let facts = gather(&args.env, self.env)?;
         let prefix = facts.environment.prefix.clone();
         let before = Observed::from_facts(&facts);
-        let target = plan::resolve_target(args.backend, &facts).map_err(refusal)?;
+        let target = plan::resolve_target(args.backend.named(), &facts).map_err(refusal)?;
         let pinned_path = prefix.join("conda-meta").join("pinned");
         let pinned_bytes = read_optional(&pinned_path)?;
         let pinned_text = match &pinned_bytes {
@@ -754,7 +754,7 @@ impl Drop for PinnedGuard {
 
 /// Facts for planning (static: no Python is run).
 pub fn gather(sel: &crate::cli::EnvSelector, env: &EnvSnapshot) -> anyhow::Result<Facts> {
-    super::doctor::gather(sel, env)
+    super::gather(sel, env, None)
 }
 
 /// What the environment runs now, re-read from scratch after a change: declared, linked and,
@@ -765,7 +765,7 @@ pub fn observe_backend(
     no_runtime: bool,
     timeout: Duration,
 ) -> anyhow::Result<Observed> {
-    let facts = super::doctor::gather_with(sel, env, (!no_runtime).then_some(timeout))?;
+    let facts = super::gather(sel, env, (!no_runtime).then_some(timeout))?;
     Ok(Observed::from_facts(&facts))
 }
 

@@ -95,7 +95,7 @@ pub struct BenchReport {
 
 pub fn run(args: &BenchArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let env = EnvSnapshot::capture();
-    let facts = crate::commands::doctor::gather(&args.env, &env)?;
+    let facts = super::gather(&args.env, &env, None)?;
     let python = python_of(
         facts.environment.python.as_deref(),
         &facts.environment.prefix,

@@ -10,11 +10,11 @@ pub fn run(args: &ExplainArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {
         prefix: args.env.prefix.clone(),
     };
     let runtime = (!args.no_runtime).then(|| std::time::Duration::from_secs(args.timeout));
-    let facts = super::doctor::gather_with(&sel, &env, runtime)?;
-    let rec = crate::diagnose::findings::recommend(&facts);
+    let facts = super::gather(&sel, &env, runtime)?;
+    let rec = crate::diagnose::recommend::recommend(&facts);
     print!(
         "{}",
-        crate::render::explain::render(&facts, &rec, args.topic)
+        crate::render::explain::render(&facts, &rec, args.topic.into())
     );
     Ok(crate::error::EXIT_OK)
 }

@@ -8,7 +8,12 @@ pub mod explain;
 pub mod man;
 pub mod pin;
 
-use crate::cli::{Cli, Command};
+use std::time::Duration;
+
+use crate::cli::{Cli, Command, EnvSelector};
+use crate::error::UserError;
+use crate::facts::snapshot::EnvSnapshot;
+use crate::facts::{self, Facts};
 
 /// Run the chosen command; `Ok` carries the exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
@@ -20,4 +25,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench(args) => bench::run(&args, &cli.global),
         Command::Completions(args) => completions::run(&args),
     }
+}
+
+/// Gather the facts of the selected environment (with `runtime`, also run the probe, waiting at
+/// most that long); an environment that cannot be found is a usage error.
+pub(crate) fn gather(
+    sel: &EnvSelector,
+    env: &EnvSnapshot,
+    runtime: Option<Duration>,
+) -> anyhow::Result<Facts> {
+    facts::gather(&sel.into(), env, runtime).map_err(|e| UserError::usage(e.to_string()).into())
 }

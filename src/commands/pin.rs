@@ -175,19 +175,20 @@ fn resolve(args: &PinArgs, channels: &[String]) -> anyhow::Result<(PinRequest, V
         std::cell::OnceCell::new();
     let facts = || {
         facts_cache.get_or_init(|| {
-            crate::commands::doctor::gather(
+            super::gather(
                 &args.env,
                 &crate::facts::snapshot::EnvSnapshot::capture(),
+                None,
             )
         })
     };
-    let backend = match crate::change::plan::named_backend(args.backend) {
+    let backend = match args.backend.named() {
         Some(b) => b,
         None => {
             let ask = "pass --backend mkl, openblas, blis, accelerate or netlib";
             match facts() {
                 Ok(f) => {
-                    let rec = crate::diagnose::findings::recommend(f);
+                    let rec = crate::diagnose::recommend::recommend(f);
                     if !rec.backend.is_concrete() {
                         return Err(UserError::usage(
                             "could not tell which BLAS to pin for this machine",
@@ -227,7 +228,7 @@ fn resolve(args: &PinArgs, channels: &[String]) -> anyhow::Result<(PinRequest, V
                 let from_env = facts()
                     .as_ref()
                     .ok()
-                    .map(crate::diagnose::findings::env_family)
+                    .map(crate::diagnose::platform::env_family)
                     .filter(|x| matches!(x, ChannelFamily::CondaForge | ChannelFamily::Defaults));
                 match from_env {
                     Some(f) => {

@@ -16,10 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_yaml::Value;
 
-use crate::facts::snapshot::EnvSnapshot;
-
 use crate::facts::mirrors::{self, KNOWN_SUBDIRS, Mirror};
 use crate::facts::problem::Problem;
+use crate::facts::snapshot::EnvSnapshot;
 
 /// A value and where it was set.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]

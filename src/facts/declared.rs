@@ -6,7 +6,6 @@
 use serde::Serialize;
 
 use crate::facts::blas::{BlasImpl, ChannelFamily, impl_from_build_suffix, impl_from_lib_name};
-
 use crate::facts::prefix::{DistInfo, PrefixFacts, Record};
 
 /// Where NumPy came from.

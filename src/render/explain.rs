@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::facts::blas;
-
-use crate::facts::blas::{BlasImpl, ChannelFamily};
-
-use crate::cli::Topic;
-use crate::diagnose::findings::{self, Recommendation};
+use crate::diagnose::fix;
+use crate::diagnose::in_use;
+use crate::diagnose::platform;
+use crate::diagnose::recommend::Recommendation;
 use crate::facts::Facts;
+use crate::facts::blas;
+use crate::facts::blas::{BlasImpl, ChannelFamily};
 use crate::facts::cpu::VendorFamily;
 use crate::facts::declared::NumpySource;
 use crate::facts::mirrors::mask;
@@ -20,6 +20,17 @@ const BLAS: &str = include_str!("../../templates/explain/blas.md");
 const CHANNELS: &str = include_str!("../../templates/explain/channels.md");
 const MIRRORS: &str = include_str!("../../templates/explain/mirrors.md");
 const THREADS: &str = include_str!("../../templates/explain/threads.md");
+
+/// What to explain (all topics, or one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    All,
+    Cpu,
+    Blas,
+    Channels,
+    Mirrors,
+    Threads,
+}
 
 type Vars = BTreeMap<&'static str, String>;
 
@@ -191,9 +202,9 @@ fn src(file: Option<&str>, line: Option<usize>) -> String {
 fn vars(f: &Facts, rec: &Recommendation) -> Vars {
     let mut v = Vars::new();
     let m = &f.machine;
-    let subdir = findings::env_subdir(f);
-    let family = findings::env_family(f);
-    let (eff, layer) = findings::effective(f);
+    let subdir = platform::env_subdir(f);
+    let family = platform::env_family(f);
+    let (eff, layer) = in_use::effective(f);
 
     // cpu
     v.insert(
@@ -292,9 +303,9 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
     v.insert(
         "layer_text",
         match layer {
-            findings::Layer::Loaded => "a real `import numpy` showed".into(),
-            findings::Layer::Linked => "NumPy's compiled modules link it".into(),
-            findings::Layer::Declared => {
+            in_use::Layer::Loaded => "a real `import numpy` showed".into(),
+            in_use::Layer::Linked => "NumPy's compiled modules link it".into(),
+            in_use::Layer::Declared => {
                 "the package records declare (run without --no-runtime to check what really loads)"
                     .into()
             }
@@ -338,7 +349,7 @@ fn vars(f: &Facts, rec: &Recommendation) -> Vars {
     v.insert("pip_text", f.blas.pip_shadow.clone().unwrap_or_default());
     v.insert("recommended", rec.backend.display_name().into());
     v.insert("reason", rec.reason.clone());
-    let (fix, raw) = findings::switch_fix(f, rec.backend);
+    let (fix, raw) = fix::switch_fix(f, rec.backend);
     if rec.backend.is_concrete()
         && rec.backend != eff
         && raw.is_some()

@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::diagnose::findings::{self, Finding, Recommendation, Severity};
+use crate::diagnose::finding::{Finding, Severity};
+use crate::diagnose::in_use;
+use crate::diagnose::recommend::Recommendation;
 use crate::facts::Facts;
 use crate::facts::blas::BlasImpl;
 use crate::facts::mirrors::mask;
@@ -18,7 +20,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Render the `--json` document.
 pub fn json(f: &Facts, found: &[Finding], rec: &Recommendation) -> Value {
     let m = &f.machine;
-    let (effective, layer) = findings::effective(f);
+    let (effective, layer) = in_use::effective(f);
     let n = &f.blas.numpy;
     let mut evidence = f.blas.evidence.clone();
     if let Some(l) = &f.linkage {
@@ -229,7 +231,7 @@ pub fn human(
     }
     findings_section(&mut o, found, quiet);
     if rec.backend.is_concrete() {
-        let cur = findings::effective(f).0;
+        let cur = in_use::effective(f).0;
         let tag = if cur == rec.backend {
             o.st.ok("already in use")
         } else {
@@ -424,7 +426,7 @@ fn blas(o: &mut Out, f: &Facts, verbose: bool) {
         ),
         None => {}
     }
-    let (eff, layer) = findings::effective(f);
+    let (eff, layer) = in_use::effective(f);
     if eff.is_concrete() && (f.linkage.is_some() || f.runtime.is_some()) {
         o.row(
             "In use",
@@ -548,7 +550,7 @@ fn threads(o: &mut Out, f: &Facts) {
         let vars: Vec<String> = t.vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
         o.row("Variables", vars.join(" "));
     }
-    let (eff, _) = findings::effective(f);
+    let (eff, _) = in_use::effective(f);
     let pool = match eff {
         BlasImpl::Mkl => Some(("MKL", t.mkl_default)),
         BlasImpl::Blis => Some(("BLIS", t.blis_default)),

@@ -3,10 +3,16 @@
 
 use console::Style;
 
-use crate::cli::{ColorChoice, GlobalArgs};
+/// What `--color` asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
 
 /// Decide colours once, for stdout and stderr, from the flag and the environment.
-pub fn init(choice: ColorChoice, _global: &GlobalArgs) {
+pub fn init(choice: ColorChoice) {
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
     let decide = |is_term: bool| match choice {
         ColorChoice::Always => true,

@@ -6,9 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use blasfix::facts::blas;
-use blasfix::facts::declared;
-
 use blasfix::facts::blas::BlasImpl;
+use blasfix::facts::declared;
 use blasfix::facts::prefix;
 use serde_json::Value;
 

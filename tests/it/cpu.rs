@@ -63,5 +63,5 @@ fn detect_follows_affinity() {
     if let Some(p) = f.physical_cores {
         assert_eq!(p, 1);
     }
-    assert_eq!(blasfix::facts::threads::suggested_threads(&f), 1);
+    assert_eq!(blasfix::diagnose::threads::suggested_threads(&f), 1);
 }

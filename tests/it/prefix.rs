@@ -4,10 +4,8 @@
 use std::fs;
 use std::path::Path;
 
-use blasfix::facts::declared;
-
 use blasfix::facts::blas::{BlasImpl, ChannelFamily};
-
+use blasfix::facts::declared;
 use blasfix::facts::declared::NumpySource;
 use blasfix::facts::prefix;
 use blasfix::testing::{PKGS_MAIN, PrefixBuilder, RecordSpec};

@@ -11,14 +11,14 @@
 
 use std::path::{Path, PathBuf};
 
-use blasfix::cli::{EnvSelector, Topic};
-use blasfix::commands;
-use blasfix::diagnose::findings;
+use blasfix::diagnose::recommend;
+use blasfix::diagnose::rules;
 use blasfix::facts::Facts;
 use blasfix::facts::cpu::{CpuFacts, VendorFamily};
 use blasfix::facts::snapshot::EnvSnapshot;
-use blasfix::facts::threads;
-use blasfix::render::{explain, report};
+use blasfix::facts::{self, envs, threads};
+use blasfix::render::explain::{self, Topic};
+use blasfix::render::report;
 use blasfix::testing::CONDA_FORGE;
 
 use crate::doctor::{conda_forge_env, home_with_condarc};
@@ -326,11 +326,11 @@ pub fn epyc_container() -> CpuFacts {
 /// this one; rendered by blasfix's own renderers (the facts are what the binary would gather).
 fn facts_on(cpu: CpuFacts, home: &Path, prefix: &Path) -> Facts {
     let env = EnvSnapshot::from_pairs([]).with_home(home);
-    let sel = EnvSelector {
+    let sel = envs::Selector {
         name: None,
         prefix: Some(prefix.to_path_buf()),
     };
-    let mut f = commands::doctor::gather(&sel, &env).expect("gather");
+    let mut f = facts::gather(&sel, &env, None).expect("gather");
     f.threads = threads::from_env(&env, &cpu);
     f.machine = cpu;
     f
@@ -340,8 +340,8 @@ fn doctor_text(f: &Facts) -> String {
     console::set_colors_enabled(false);
     report::human(
         f,
-        &findings::evaluate(f),
-        &findings::recommend(f),
+        &rules::evaluate(f),
+        &recommend::recommend(f),
         false,
         false,
     )
@@ -392,7 +392,7 @@ pub fn fixture_blocks() -> Vec<Block> {
         command: "blasfix explain threads --no-runtime -p /opt/conda/envs/ml".into(),
         output: paths(&explain::render(
             &f,
-            &findings::recommend(&f),
+            &recommend::recommend(&f),
             Topic::Threads,
         )),
         vendor: None,
