@@ -189,7 +189,7 @@ fn main() -> ExitCode {
         read_times.push(t.elapsed());
     }
     println!(
-        "prefix::read + blas::declared (in process): median {:?}",
+        "prefix::read + declared::declared (in process): median {:?}",
         median(read_times)
     );
 

@@ -1,9 +1,8 @@
 //! blasfix: find out which BLAS NumPy really runs on, explain why, and switch it safely.
 //!
-//! Functional core, imperative shell: readers (`cpu`, `envs`, `prefix`, `condarc`, `mirrors`,
-//! `threads`, `linkage`, `probe`) gather plain facts; pure functions (`blas`, `findings`, `plan`,
-//! `envfile`) turn facts into verdicts and edits; `report` and `explain` render; `commands/` is
-//! the shell that runs processes, prompts and writes files.
+//! Functional core, imperative shell, one folder per layer (see ARCHITECTURE.md): `facts`
+//! reads, `diagnose` judges, `change` decides and carries out changes, `render` prints,
+//! `commands` is the shell that runs processes, prompts and writes files.
 
 pub mod change;
 pub mod cli;

@@ -4,3 +4,4 @@
 pub mod envfile;
 pub mod frontend;
 pub mod plan;
+pub mod verify;

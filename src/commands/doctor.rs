@@ -13,7 +13,7 @@ use crate::render::report;
 pub fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let env = EnvSnapshot::capture();
     let runtime = (!args.no_runtime).then(|| Duration::from_secs(args.timeout));
-    let facts = super::gather(&args.env, &env, runtime)?;
+    let facts = super::gather::gather(&args.env, &env, runtime)?;
     let found = rules::evaluate(&facts);
     let rec = recommend::recommend(&facts);
     if args.json {

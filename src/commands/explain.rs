@@ -10,7 +10,7 @@ pub fn run(args: &ExplainArgs, _global: &GlobalArgs) -> anyhow::Result<u8> {
         prefix: args.env.prefix.clone(),
     };
     let runtime = (!args.no_runtime).then(|| std::time::Duration::from_secs(args.timeout));
-    let facts = super::gather(&sel, &env, runtime)?;
+    let facts = super::gather::gather(&sel, &env, runtime)?;
     let rec = crate::diagnose::recommend::recommend(&facts);
     print!(
         "{}",

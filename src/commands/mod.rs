@@ -1,19 +1,16 @@
 //! The shell: one module per command. Each gathers facts, calls the pure core and prints.
 
 pub mod apply;
+mod atomic;
 pub mod bench;
 pub mod completions;
 pub mod doctor;
 pub mod explain;
+mod gather;
 pub mod man;
 pub mod pin;
 
-use std::time::Duration;
-
-use crate::cli::{Cli, Command, EnvSelector};
-use crate::error::UserError;
-use crate::facts::snapshot::EnvSnapshot;
-use crate::facts::{self, Facts};
+use crate::cli::{Cli, Command};
 
 /// Run the chosen command; `Ok` carries the exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
@@ -25,14 +22,4 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench(args) => bench::run(&args, &cli.global),
         Command::Completions(args) => completions::run(&args),
     }
-}
-
-/// Gather the facts of the selected environment (with `runtime`, also run the probe, waiting at
-/// most that long); an environment that cannot be found is a usage error.
-pub(crate) fn gather(
-    sel: &EnvSelector,
-    env: &EnvSnapshot,
-    runtime: Option<Duration>,
-) -> anyhow::Result<Facts> {
-    facts::gather(&sel.into(), env, runtime).map_err(|e| UserError::usage(e.to_string()).into())
 }

@@ -3,14 +3,13 @@
 //! (`<file>.bak`, e.g. `environment.yml.bak`).
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
+use std::path::Path;
 
 use crate::change::envfile::{self, Edited, ManifestKind, PinRequest};
 use crate::cli::{FamilyArg, GlobalArgs, PinArgs};
 use crate::error::{EXIT_OK, UserError};
 use crate::facts::blas::ChannelFamily;
+use crate::render::diff;
 use crate::render::style::Styles;
 
 pub fn run(args: &PinArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
@@ -67,7 +66,7 @@ pub fn run(args: &PinArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     }
     print!(
         "{}",
-        diff(&edited.before, &edited.after, &path.display().to_string())
+        diff::diff(&edited.before, &edited.after, &path.display().to_string())
     );
     if args.dry_run {
         eprintln!("--dry-run: {} not written.", path.display());
@@ -77,7 +76,7 @@ pub fn run(args: &PinArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         eprintln!("{} left unchanged.", path.display());
         return Ok(EXIT_OK);
     }
-    let backup = write_atomic(path, &edited.bytes, true)?;
+    let backup = super::atomic::write_atomic(path, &edited.bytes, true)?;
     if !global.quiet {
         let s = Styles::stderr();
         eprintln!(
@@ -121,7 +120,7 @@ fn create(
         print!("{content}");
         return Ok(EXIT_OK);
     }
-    print!("{}", diff("", &content, &path.display().to_string()));
+    print!("{}", diff::diff("", &content, &path.display().to_string()));
     if args.dry_run {
         eprintln!("--dry-run: {} not created.", path.display());
         return Ok(EXIT_OK);
@@ -130,7 +129,7 @@ fn create(
         eprintln!("{} not created.", path.display());
         return Ok(EXIT_OK);
     }
-    write_atomic(path, content.as_bytes(), false)?;
+    super::atomic::write_atomic(path, content.as_bytes(), false)?;
     if !global.quiet {
         eprintln!(
             "{} created {}",
@@ -175,7 +174,7 @@ fn resolve(args: &PinArgs, channels: &[String]) -> anyhow::Result<(PinRequest, V
         std::cell::OnceCell::new();
     let facts = || {
         facts_cache.get_or_init(|| {
-            super::gather(
+            super::gather::gather(
                 &args.env,
                 &crate::facts::snapshot::EnvSnapshot::capture(),
                 None,
@@ -279,37 +278,6 @@ fn report_changes(global: &GlobalArgs, e: &Edited) {
     }
 }
 
-/// A unified diff (3 lines of context), coloured when stdout takes colour.
-pub fn diff(before: &str, after: &str, name: &str) -> String {
-    let s = Styles::stdout();
-    let text = similar::TextDiff::from_lines(before, after)
-        .unified_diff()
-        .context_radius(3)
-        .header(name, name)
-        .to_string();
-    let mut out = String::with_capacity(text.len());
-    for line in text.split_inclusive('\n') {
-        let (body, nl) = match line.strip_suffix('\n') {
-            Some(b) => (b.strip_suffix('\r').unwrap_or(b), "\n"),
-            None => (line, ""),
-        };
-        let styled = if body.starts_with("+++") || body.starts_with("---") {
-            s.bold(body)
-        } else if body.starts_with('+') {
-            s.ok(body)
-        } else if body.starts_with('-') {
-            s.error(body)
-        } else if body.starts_with("@@") {
-            s.dim(body)
-        } else {
-            body.to_string()
-        };
-        out.push_str(&styled);
-        out.push_str(nl);
-    }
-    out
-}
-
 /// `--yes`, or a yes on the terminal (default No); without a terminal: refuse, naming `--yes`.
 fn confirm(args: &PinArgs, path: &Path) -> anyhow::Result<bool> {
     if args.yes {
@@ -334,90 +302,9 @@ fn confirm(args: &PinArgs, path: &Path) -> anyhow::Result<bool> {
         })
 }
 
-/// Write through a temporary file in the same directory, keeping the original's permissions and,
-/// when `backup`, a copy of the original in `<file>.bak`. Returns the backup's path.
-pub fn write_atomic(path: &Path, bytes: &[u8], backup: bool) -> anyhow::Result<Option<PathBuf>> {
-    let fail = |what: String| {
-        UserError::usage(what)
-            .with_hint("nothing was changed; check the permissions or pass --stdout")
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let old_meta = std::fs::metadata(path).ok();
-    if old_meta
-        .as_ref()
-        .is_some_and(|m| m.permissions().readonly())
-    {
-        return Err(fail(format!("{} is read-only", path.display())).into());
-    }
-    let dir_meta = std::fs::metadata(&dir)
-        .map_err(|e| fail(format!("cannot use directory {}: {e}", dir.display())))?;
-    if dir_meta.permissions().readonly() {
-        return Err(fail(format!(
-            "directory {} is read-only (the edit goes through a temporary file beside {})",
-            dir.display(),
-            path.display()
-        ))
-        .into());
-    }
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
-        fail(format!(
-            "cannot create a temporary file in {}: {e}",
-            dir.display()
-        ))
-    })?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| {
-            fail(format!(
-                "cannot write a temporary file in {}: {e}",
-                dir.display()
-            ))
-        })?;
-    if let Some(m) = &old_meta {
-        std::fs::set_permissions(tmp.path(), m.permissions()).map_err(|e| {
-            fail(format!(
-                "cannot copy the permissions of {}: {e}",
-                path.display()
-            ))
-        })?;
-    }
-    let bak = if backup && old_meta.is_some() {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".bak");
-        let bak = PathBuf::from(name);
-        std::fs::copy(path, &bak)
-            .map_err(|e| fail(format!("cannot keep a backup in {}: {e}", bak.display())))?;
-        Some(bak)
-    } else {
-        None
-    };
-    let persisted = if old_meta.is_some() {
-        tmp.persist(path)
-    } else {
-        tmp.persist_noclobber(path)
-    };
-    persisted
-        .map_err(|e| fail(format!("cannot replace {}: {}", path.display(), e.error)))
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(bak)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn diff_is_unified() {
-        let d = diff("a\nb\n", "a\nc\n", "environment.yml");
-        assert!(
-            d.contains("--- environment.yml\n+++ environment.yml\n"),
-            "{d}"
-        );
-        assert!(d.contains("-b\n+c\n"), "{d}");
-    }
 
     #[test]
     fn env_names() {
@@ -426,16 +313,5 @@ mod tests {
             "my-proj"
         );
         assert_eq!(env_name(Path::new("/environment.yml")), "numpy-env");
-    }
-
-    #[test]
-    fn atomic_write_keeps_backup_and_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("environment.yml");
-        std::fs::write(&p, "old\n").unwrap();
-        let bak = write_atomic(&p, b"new\n", true).unwrap().unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
-        assert_eq!(std::fs::read_to_string(&bak).unwrap(), "old\n");
-        assert_eq!(bak, dir.path().join("environment.yml.bak"));
     }
 }

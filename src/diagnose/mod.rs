@@ -1,6 +1,7 @@
 //! Pure rules: facts in, findings and a recommendation out. No I/O; every rule is testable
 //! with facts built in memory.
 
+pub mod bench;
 pub mod finding;
 pub mod fix;
 pub mod in_use;

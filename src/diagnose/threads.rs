@@ -289,22 +289,7 @@ pub fn notes(t: &ThreadFacts) -> Vec<VarNote> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::snapshot::EnvSnapshot;
-    use crate::facts::threads::from_env;
-
-    fn cpu(logical: usize, physical: Option<usize>, usable: usize) -> CpuFacts {
-        CpuFacts {
-            logical_cpus: logical,
-            affinity_cpus: Some(logical),
-            physical_cores: physical,
-            usable_cpus: usable,
-            ..Default::default()
-        }
-    }
-
-    fn facts(pairs: &[(&str, &str)], c: &CpuFacts) -> ThreadFacts {
-        from_env(&EnvSnapshot::from_pairs(pairs.iter().copied()), c)
-    }
+    use crate::facts::threads::tests::{cpu, facts};
 
     #[test]
     fn contradictions_explain_the_winner() {

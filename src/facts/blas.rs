@@ -172,25 +172,29 @@ pub fn switch_spec(family: ChannelFamily, imp: BlasImpl) -> Option<String> {
     }
 }
 
+/// conda-forge `libblas` build strings of every era and the implementation each selects.
+#[cfg(test)]
+pub(crate) const BUILD_STRINGS_OF_EVERY_ERA: &[(&str, BlasImpl)] = &[
+    ("8_openblas", BlasImpl::Openblas),
+    ("12_mkl", BlasImpl::Mkl),
+    ("12_linux64_openblas", BlasImpl::Openblas),
+    ("16_win64_mkl", BlasImpl::Mkl),
+    ("16_osxarm64_accelerate", BlasImpl::Accelerate),
+    ("20_win64_blis", BlasImpl::Blis),
+    ("31_h59b9bed_openblas", BlasImpl::Openblas),
+    ("35_hfdb39a5_mkl", BlasImpl::Mkl),
+    ("37_h1462f9a_newaccelerate", BlasImpl::Accelerate),
+    ("1_h86c2bf4_netlib", BlasImpl::Netlib),
+    ("5_h0_nvpl", BlasImpl::Nvpl),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn build_suffixes_of_every_era() {
-        for (b, imp) in [
-            ("8_openblas", BlasImpl::Openblas),
-            ("12_mkl", BlasImpl::Mkl),
-            ("12_linux64_openblas", BlasImpl::Openblas),
-            ("16_win64_mkl", BlasImpl::Mkl),
-            ("16_osxarm64_accelerate", BlasImpl::Accelerate),
-            ("20_win64_blis", BlasImpl::Blis),
-            ("31_h59b9bed_openblas", BlasImpl::Openblas),
-            ("35_hfdb39a5_mkl", BlasImpl::Mkl),
-            ("37_h1462f9a_newaccelerate", BlasImpl::Accelerate),
-            ("1_h86c2bf4_netlib", BlasImpl::Netlib),
-            ("5_h0_nvpl", BlasImpl::Nvpl),
-        ] {
+        for &(b, imp) in BUILD_STRINGS_OF_EVERY_ERA {
             assert_eq!(impl_from_build_suffix(b), Some(imp), "{b}");
         }
         assert_eq!(impl_from_build_suffix("pthreads_h413a1c8_0"), None);

@@ -711,19 +711,7 @@ mod tests {
 
     #[test]
     fn conda_forge_build_strings_of_every_era() {
-        for (b, imp) in [
-            ("8_openblas", BlasImpl::Openblas),
-            ("12_mkl", BlasImpl::Mkl),
-            ("12_linux64_openblas", BlasImpl::Openblas),
-            ("16_win64_mkl", BlasImpl::Mkl),
-            ("16_osxarm64_accelerate", BlasImpl::Accelerate),
-            ("20_win64_blis", BlasImpl::Blis),
-            ("31_h59b9bed_openblas", BlasImpl::Openblas),
-            ("35_hfdb39a5_mkl", BlasImpl::Mkl),
-            ("37_h1462f9a_newaccelerate", BlasImpl::Accelerate),
-            ("1_h86c2bf4_netlib", BlasImpl::Netlib),
-            ("5_h0_nvpl", BlasImpl::Nvpl),
-        ] {
+        for &(b, imp) in crate::facts::blas::BUILD_STRINGS_OF_EVERY_ERA {
             let d = declared(&facts(cf_stack(b, "linux-64")));
             assert_eq!(d.implementation, imp, "{b}: {d:?}");
             assert_eq!(d.family, Some(ChannelFamily::CondaForge));

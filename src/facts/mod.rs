@@ -2,6 +2,7 @@
 //! configuration, what NumPy links and loads, thread settings) into plain data. Nothing here
 //! judges; `diagnose` does. `Facts` is the aggregate of one diagnosis.
 
+pub mod bench;
 pub mod blas;
 pub mod condarc;
 pub mod cpu;
@@ -22,7 +23,7 @@ use serde::Serialize;
 use self::problem::Problem;
 use self::snapshot::EnvSnapshot;
 
-/// Everything one diagnosis knows. Readers fill it; `findings` and the renderers read it.
+/// Everything one diagnosis knows. Readers fill it; the rules and the renderers read it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Facts {
     pub machine: cpu::CpuFacts,

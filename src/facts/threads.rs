@@ -195,10 +195,11 @@ pub fn from_env(env: &EnvSnapshot, cpu: &CpuFacts) -> ThreadFacts {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn cpu(logical: usize, physical: Option<usize>, usable: usize) -> CpuFacts {
+    /// A machine with these CPU counts (affinity = all logical CPUs).
+    pub(crate) fn cpu(logical: usize, physical: Option<usize>, usable: usize) -> CpuFacts {
         CpuFacts {
             logical_cpus: logical,
             affinity_cpus: Some(logical),
@@ -208,7 +209,8 @@ mod tests {
         }
     }
 
-    fn facts(pairs: &[(&str, &str)], c: &CpuFacts) -> ThreadFacts {
+    /// The thread facts for these variables on `c`.
+    pub(crate) fn facts(pairs: &[(&str, &str)], c: &CpuFacts) -> ThreadFacts {
         from_env(&EnvSnapshot::from_pairs(pairs.iter().copied()), c)
     }
 

@@ -88,7 +88,7 @@ fn reflow(text: &str, width: usize) -> String {
         }
         let joined = para.join(" ");
         let indent = " ".repeat(bullet.len());
-        for (i, l) in crate::render::report::wrap(&joined, width - bullet.len())
+        for (i, l) in crate::render::text::wrap(&joined, width - bullet.len())
             .iter()
             .enumerate()
         {

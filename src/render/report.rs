@@ -10,6 +10,7 @@ use crate::facts::Facts;
 use crate::facts::blas::BlasImpl;
 use crate::facts::mirrors::mask;
 use crate::render::style::Styles;
+use crate::render::text;
 
 /// Relevant records that are not part of the BLAS stack itself.
 const NOT_BLAS_STACK: &[&str] = &["python", "scipy", "threadpoolctl", "numexpr"];
@@ -190,7 +191,7 @@ impl Out {
         let lines = if value.contains('\x1b') {
             vec![value.to_string()]
         } else {
-            wrap(value, 67)
+            text::wrap(value, 67)
         };
         for (i, l) in lines.iter().enumerate() {
             let label = if i == 0 { label } else { "" };
@@ -242,7 +243,7 @@ pub fn human(
             "  {} ({tag})",
             o.st.bold(rec.backend.display_name())
         ));
-        for l in wrap(&rec.reason, 76) {
+        for l in text::wrap(&rec.reason, 76) {
             o.line(format!("  {l}"));
         }
     }
@@ -598,7 +599,7 @@ fn findings_section(o: &mut Out, found: &[Finding], quiet: bool) {
             Severity::Info => o.st.info("[info]"),
         };
         o.line(format!("  {tag} {}", o.st.bold(&x.title)));
-        for l in wrap(&x.detail, 72) {
+        for l in text::wrap(&x.detail, 72) {
             o.line(format!("      {l}"));
         }
         if let Some(fix) = &x.fix {
@@ -610,34 +611,9 @@ fn findings_section(o: &mut Out, found: &[Finding], quiet: bool) {
     }
 }
 
-/// Wrap prose at `width` columns on spaces.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for word in text.split_whitespace() {
-        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(word);
-    }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wraps_on_words() {
-        assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
-        assert!(wrap("", 5).is_empty());
-    }
 
     #[test]
     fn json_has_the_contract_keys() {

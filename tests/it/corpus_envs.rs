@@ -1,6 +1,6 @@
 //! Integration tests: corpus_envs. Each committed env of `../shared/corpus/envs` is rebuilt in a
 //! tempdir (its conda-meta copied; site-packages and lib/ stubbed from `site-packages.json`) and
-//! `blas::declared(prefix::read(..))` must give the hand-checked truth of INDEX.md.
+//! `declared::declared(prefix::read(..))` must give the hand-checked truth of INDEX.md.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 mod support;
 
 mod apply;
+mod architecture;
 mod bench;
 mod cli;
 mod corpus_condarc;

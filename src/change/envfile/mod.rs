@@ -7,95 +7,21 @@
 //! (`rattler_conda_types::MatchSpec`, lenient): parsed name plus build string, never a regex on
 //! the raw line. The rules of an edit are in `yaml.rs`'s module documentation.
 
+mod edit;
+mod error;
 mod spec;
 mod text;
 mod toml;
 mod yaml;
 
+pub use edit::{Edited, PinRequest, build_glob_for};
+pub use error::EditError;
 pub use spec::{Selector, classify};
 pub use text::Encoding;
 pub use toml::{ManifestKind, edit_manifest};
 pub use yaml::edit_environment_yml;
 
-use crate::facts::blas::{BlasImpl, ChannelFamily};
-
-/// What to pin: a concrete backend, spelled for a channel family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PinRequest {
-    pub backend: BlasImpl,
-    /// `CondaForge` or `Defaults` (anything else is refused by `check`).
-    pub family: ChannelFamily,
-}
-
-impl PinRequest {
-    pub fn new(backend: BlasImpl, family: ChannelFamily) -> Self {
-        PinRequest { backend, family }
-    }
-
-    /// The request is one a channel family can satisfy.
-    pub fn check(&self) -> Result<(), EditError> {
-        let ok = match self.family {
-            ChannelFamily::CondaForge => matches!(
-                self.backend,
-                BlasImpl::Mkl
-                    | BlasImpl::Openblas
-                    | BlasImpl::Blis
-                    | BlasImpl::Accelerate
-                    | BlasImpl::Netlib
-                    | BlasImpl::Nvpl
-            ),
-            ChannelFamily::Defaults => matches!(self.backend, BlasImpl::Mkl | BlasImpl::Openblas),
-            _ => false,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(EditError::UnsupportedBackend {
-                backend: self.backend,
-                family: self.family,
-            })
-        }
-    }
-
-    /// The package whose build string selects the BLAS in this family.
-    pub fn selector_name(&self) -> &'static str {
-        match self.family {
-            ChannelFamily::Defaults => "blas",
-            _ => "libblas",
-        }
-    }
-
-    /// The build glob for the selector (`*mkl` on conda-forge, `mkl` for defaults' `blas`).
-    pub fn build_glob(&self) -> String {
-        build_glob_for(self.selector_name(), self.backend)
-    }
-
-    /// The MatchSpec line: `libblas=*=*mkl` (conda-forge), `blas=*=mkl` (defaults). Also what
-    /// goes, unquoted, into `conda-meta/pinned`.
-    pub fn spec(&self) -> String {
-        format!("{}=*={}", self.selector_name(), self.build_glob())
-    }
-
-    /// The pixi manifest entry (pixi needs the table form for a build).
-    pub fn pixi_line(&self) -> String {
-        format!(
-            "{} = {{ build = \"{}\" }}",
-            self.selector_name(),
-            self.build_glob()
-        )
-    }
-}
-
-/// The build glob that selects `backend` for a selector package of this name: conda-forge's
-/// `libblas`-family builds end in `_<impl>` (`*mkl`), the `blas` metapackage's build is the
-/// bare implementation name (`mkl`) in both families.
-pub fn build_glob_for(name: &str, backend: BlasImpl) -> String {
-    if name == "blas" {
-        backend.as_str().to_string()
-    } else {
-        format!("*{}", backend.as_str())
-    }
-}
+use crate::facts::blas::ChannelFamily;
 
 /// The channel family a file's own channel list implies: `nodefaults` or conda-forge listed
 /// first => conda-forge; only Anaconda channels => defaults; otherwise unknown.
@@ -222,93 +148,10 @@ pub fn new_environment_yml(
         .replace("{{backend}}", req.backend.display_name()))
 }
 
-/// The result of an edit: the text before and after, the bytes to write, and what was done.
-#[derive(Debug, Clone)]
-pub struct Edited {
-    pub before: String,
-    pub after: String,
-    /// `after`, encoded like the original.
-    pub bytes: Vec<u8>,
-    pub encoding: Encoding,
-    /// One line per change made ("replaced `nomkl` by `libblas=*=*mkl`").
-    pub changes: Vec<String>,
-    /// Things the user should know that were not edited (pip NumPy, leftover MKL packages...).
-    pub notes: Vec<String>,
-}
-
-impl Edited {
-    /// Nothing to change: the file already pins the backend.
-    pub fn is_noop(&self) -> bool {
-        self.before == self.after
-    }
-}
-
-/// Why a file was not edited. The file is never touched when one of these is returned.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EditError {
-    #[error("the file is not text: {detail}")]
-    NotText { detail: String },
-    #[error("the file has merge-conflict markers (line {line}); resolve the conflict first")]
-    MergeConflict { line: usize },
-    #[error("the file is not valid YAML: {message}")]
-    InvalidYaml { message: String },
-    #[error("the file is not valid TOML: {message}")]
-    InvalidToml { message: String },
-    #[error("the top level of the file is not a mapping of keys (name, channels, dependencies)")]
-    NotAMapping,
-    #[error("{what} is written in flow style ({{...}} or [...]); blasfix edits only block style")]
-    FlowStyle { what: String },
-    #[error("`dependencies` is not a list")]
-    DependenciesNotAList,
-    #[error("cannot locate {what} in the text safely")]
-    Unlocatable { what: String },
-    #[error("{} has no {} build", family_name(*family), backend.display_name())]
-    UnsupportedBackend {
-        backend: BlasImpl,
-        family: ChannelFamily,
-    },
-    #[error(
-        "`{spec}` is an exact build from Anaconda's defaults, where NumPy is built once per BLAS: its build string pins the current BLAS"
-    )]
-    BuildPinnedExport { spec: String },
-    #[error("`{spec}` selects a BLAS through a build pattern blasfix does not recognise")]
-    UnrecognizedBuild { spec: String },
-    #[error(
-        "pyproject.toml has no [tool.pixi] table; only pixi-managed projects can be pinned there"
-    )]
-    NotPixiProject,
-    #[error("the edit did not verify ({detail}); nothing was written")]
-    VerificationFailed { detail: String },
-}
-
-impl EditError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            EditError::BuildPinnedExport { .. } => Some(
-                "re-export without build strings (`conda env export --no-builds` or `--from-history`), then run `blasfix pin` again".into(),
-            ),
-            EditError::UnsupportedBackend { .. } => Some("choose another --backend or --channel-family".into()),
-            EditError::FlowStyle { .. } | EditError::Unlocatable { .. } | EditError::UnrecognizedBuild { .. } => {
-                Some("add the pin by hand; `blasfix pin` without a FILE prints it".into())
-            }
-            _ => None,
-        }
-    }
-}
-
-fn family_name(f: ChannelFamily) -> &'static str {
-    match f {
-        ChannelFamily::CondaForge => "conda-forge",
-        ChannelFamily::Defaults => "Anaconda defaults",
-        ChannelFamily::Pip => "PyPI",
-        ChannelFamily::Other => "this channel family",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::blas::BlasImpl;
 
     fn ch(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::EditError;
+use super::error::EditError;
 
 /// How a file was encoded; an edit writes it back the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

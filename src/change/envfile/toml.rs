@@ -12,9 +12,10 @@ use std::path::Path;
 
 use toml_edit::{DocumentMut, InlineTable, Item, TableLike, Value};
 
+use super::edit::{Edited, PinRequest, build_glob_for};
+use super::error::EditError;
 use super::spec::{self, Selector};
 use super::text;
-use super::{EditError, Edited, PinRequest};
 use crate::facts::blas::BlasImpl;
 
 /// Which manifest a TOML file is.
@@ -150,7 +151,7 @@ pub fn edit_manifest(
                 Selector::Selects { backend, .. } if backend == t => right = true,
                 Selector::Selects { name, .. } => {
                     wrong_found = true;
-                    let glob = super::build_glob_for(&name, t);
+                    let glob = build_glob_for(&name, t);
                     set_build(&mut doc, path, key, version.as_deref(), &glob)?;
                     changes.push(format!(
                         "[{}] {key}: build `{}` -> `{glob}`",

@@ -30,9 +30,10 @@
 
 use serde_yaml::Value;
 
+use super::edit::{Edited, PinRequest, build_glob_for};
+use super::error::EditError;
 use super::spec::{self, Selector};
 use super::text::{self, Line, Splice};
-use super::{EditError, Edited, PinRequest};
 use crate::facts::blas::{BlasImpl, ChannelFamily};
 
 /// Edit an environment.yml's bytes to pin `req` (pure). `Ok` with `is_noop()` when already pinned.
@@ -424,7 +425,7 @@ fn plan(seq: &[Value], req: &PinRequest, notes: &mut Vec<String>) -> Result<Plan
         });
     }
     for (i, s, name, _) in &wrong {
-        let (with, dropped) = spec::rewrite_build(s, name, &super::build_glob_for(name, t), t);
+        let (with, dropped) = spec::rewrite_build(s, name, &build_glob_for(name, t), t);
         let why = if dropped {
             " (its version constraint could not be kept)".to_string()
         } else {

@@ -6,8 +6,6 @@ use crate::facts::Facts;
 use crate::facts::blas::BlasImpl;
 use crate::facts::declared::NumpySource;
 
-use super::list;
-
 /// `no-numpy`: no NumPy record and no numpy package.
 pub fn no_numpy(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -90,7 +88,7 @@ pub fn mixed_blas_stacks(f: &Facts) -> Vec<Finding> {
                 "{}. The two channels use different BLAS schemes (conda-forge: libblas build strings; defaults: the \
                  `blas` mutex and numpy-base); mixing them makes switches and updates unpredictable. Prefer one channel \
                  family (channel_priority: strict).",
-                list(&f.blas.mixed_stacks)
+                f.blas.mixed_stacks.join("; ")
             ),
         ));
     }
@@ -113,7 +111,7 @@ pub fn unreadable_input(f: &Facts) -> Vec<Finding> {
             "unreadable-input",
             Severity::Warning,
             format!("{} file(s) could not be read completely", problems.len()),
-            list(&problems),
+            problems.join("; "),
         ));
     }
     out

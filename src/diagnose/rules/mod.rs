@@ -55,11 +55,6 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
     out
 }
 
-/// Items joined for one finding's detail.
-fn list(items: &[String]) -> String {
-    items.join("; ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

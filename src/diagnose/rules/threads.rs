@@ -7,8 +7,6 @@ use crate::diagnose::threads;
 use crate::facts::Facts;
 use crate::facts::blas::BlasImpl;
 
-use super::list;
-
 /// `threads-oversubscribed`: the BLAS in use would start more threads than usable CPUs.
 pub fn threads_oversubscribed(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -71,7 +69,7 @@ pub fn thread_vars_invalid(f: &Facts) -> Vec<Finding> {
             "thread-vars-invalid",
             Severity::Warning,
             "Thread variables with values the libraries ignore",
-            list(&f.threads.invalid),
+            f.threads.invalid.join("; "),
         ));
     }
     out
