@@ -7,6 +7,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub mod skip;
+
 use serde_json::{Value, json};
 
 /// One conda-meta record to write.

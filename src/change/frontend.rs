@@ -605,17 +605,10 @@ fn echo_line(line: &str) {
 mod tests {
     use super::*;
 
+    /// A real conda output from `../shared/reference/samples`, or a recorded skip.
     fn sample(name: &str) -> Option<String> {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/samples")
-            .join(name);
-        match std::fs::read_to_string(&p) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                eprintln!("note: {} not present; sample test skipped", p.display());
-                None
-            }
-        }
+        let p = crate::testing::skip::shared(&format!("reference/samples/{name}"))?;
+        Some(std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
     }
 
     #[test]

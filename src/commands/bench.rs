@@ -45,6 +45,9 @@ pub fn run(args: &BenchArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     } else {
         crate::render::out::out!("{}", table::render(&report));
     }
+    if let Some(w) = table::busy_warning(&report) {
+        eprint!("{w}");
+    }
     Ok(EXIT_OK)
 }
 

@@ -1,7 +1,8 @@
 //! Man pages generated from the clap definitions (`blasfix.1` and one `blasfix-<cmd>.1` per
 //! visible command). The committed copies live in `man/`; `tests/it/ship.rs` fails when they
-//! drift. Update them with `BLASFIX_UPDATE_MAN=1 cargo test --test it ship::man_pages`. (Not a
-//! hidden subcommand: clap_complete would offer it in every completion script.)
+//! drift. Update them with `BLASFIX_UPDATE_MAN=1 cargo test --test it ship::man_pages` (readers
+//! running meanwhile see the old page or the new one, never a missing or half-written one).
+//! (Not a hidden subcommand: clap_complete would offer it in every completion script.)
 
 use std::path::Path;
 
@@ -34,16 +35,35 @@ fn collect(cmd: &clap::Command, out: &mut Vec<(String, Vec<u8>)>) {
     out.push((man.get_filename(), text));
 }
 
-/// Write every page into `dir` (created if missing); returns the paths written.
+/// Write every page into `dir` (created if missing), each through a temporary file renamed
+/// over the old page, then remove `blasfix*.1` pages the CLI no longer defines; returns the
+/// paths written.
 pub fn write_pages(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the man page directory {}", dir.display()))?;
     let mut written = Vec::new();
     for (name, text) in pages() {
-        let path = dir.join(name);
-        std::fs::write(&path, text)
+        let path = dir.join(&name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
             .with_context(|| format!("writing the man page {}", path.display()))?;
         written.push(path);
+    }
+    let stale = std::fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("blasfix") && n.ends_with(".1"))
+                && !written.contains(p)
+        })
+        .collect::<Vec<_>>();
+    for p in stale {
+        std::fs::remove_file(&p)
+            .with_context(|| format!("removing the old page {}", p.display()))?;
     }
     Ok(written)
 }

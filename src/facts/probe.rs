@@ -134,6 +134,9 @@ pub struct RuntimeFacts {
     pub implementation: BlasImpl,
     /// Why the probe could not answer, when it could not.
     pub error: Option<String>,
+    /// The error is that the interpreter has no NumPy (`ProbeError::NumpyMissing`).
+    #[serde(skip)]
+    pub numpy_missing: bool,
     pub elapsed_ms: Option<u64>,
     /// `sys.prefix` of the interpreter.
     pub python_prefix: Option<PathBuf>,
@@ -261,6 +264,7 @@ impl ProbeHandle {
     /// The facts, with `error` set when the probe could not answer.
     pub fn wait(self) -> RuntimeFacts {
         self.wait_result().unwrap_or_else(|e| RuntimeFacts {
+            numpy_missing: matches!(e, ProbeError::NumpyMissing { .. }),
             error: Some(e.to_string()),
             error_detail: e.detail(),
             ..Default::default()

@@ -138,18 +138,29 @@ pub fn render(r: &BenchReport) -> String {
         out.push_str(&l);
         out.push('\n');
     }
-    if let Some(b) = &r.busy {
-        for l in super::text::wrap(&format!("warning: {b}"), 79) {
-            out.push_str(&l);
-            out.push('\n');
-        }
-    }
     if !rt.warnings.is_empty() {
         for w in &rt.warnings {
             out.push_str(&format!("note: {w}\n"));
         }
     }
     out
+}
+
+/// The busy-machine warning, for stderr: a transient condition, not a result, so the report
+/// itself reads the same on a busy and a quiet machine (JSON keeps it as `busy`).
+pub fn busy_warning(r: &BenchReport) -> Option<String> {
+    let b = r.busy.as_ref()?;
+    let s = super::style::Styles::stderr();
+    let mut out = String::new();
+    for (i, l) in super::text::wrap(b, 70).iter().enumerate() {
+        let tag = if i == 0 {
+            s.warn("warning:")
+        } else {
+            " ".repeat(8)
+        };
+        out.push_str(&format!("{tag} {l}\n"));
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -181,5 +192,24 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("Median of 7 rounds"), "{t}");
+    }
+
+    #[test]
+    fn the_report_reads_the_same_on_a_busy_machine() {
+        let quiet = build_report(Path::new("/v/bin/python"), &sample(), &cpu()).expect("report");
+        let mut busy = quiet.clone();
+        busy.busy = crate::diagnose::bench::busy_note(Some(12.0), 2);
+        assert!(busy.busy.is_some());
+        assert_eq!(
+            render(&busy),
+            render(&quiet),
+            "the busy note is not in the report"
+        );
+        assert!(busy_warning(&quiet).is_none());
+        let w = busy_warning(&busy).expect("warning");
+        assert!(w.starts_with("warning: the machine was busy"), "{w}");
+        let words = w.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(words.contains("load average 12.0 on 2 CPUs"), "{w}");
+        assert!(w.lines().all(|l| l.len() <= 80), "{w}");
     }
 }

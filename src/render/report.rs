@@ -724,14 +724,21 @@ fn threads(o: &mut Out, f: &Facts) {
 
 fn findings_section(o: &mut Out, found: &[Finding], quiet: bool) {
     o.section("Findings");
-    if found.is_empty() {
-        o.line(format!("  {} no issues found", o.st.ok("[ok]")));
+    let shown: Vec<&Finding> = found
+        .iter()
+        .filter(|x| !(quiet && x.severity == Severity::Info))
+        .collect();
+    if shown.is_empty() {
+        let hidden = found.len();
+        let text = match hidden {
+            0 => "no issues found".to_string(),
+            1 => "no warnings or errors (-q hides 1 info finding)".to_string(),
+            n => format!("no warnings or errors (-q hides {n} info findings)"),
+        };
+        o.line(format!("  {} {text}", o.st.ok("[ok]")));
         return;
     }
-    for x in found {
-        if quiet && x.severity == Severity::Info {
-            continue;
-        }
+    for x in shown {
         o.s.push_str(&finding(x, &o.st));
     }
 }

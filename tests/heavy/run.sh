@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepare the heavy-test directory and run the heavy tests (`cargo test --test it heavy_`).
+# Prepare the heavy-test directory and run the heavy tests
+# (`cargo test --test it heavy_ -- --ignored`: they are #[ignore]d in plain `cargo test`).
 #
 # Usage: tests/heavy/run.sh [--setup-only] [extra cargo test filter args...]
 #   BLASFIX_HEAVY_DIR  where everything goes (default: tests/heavy/.cache, git-ignored)
@@ -236,7 +237,12 @@ echo "setup done in $((SECONDS - t0)) s: $H"
 if ((setup_only)); then exit 0; fi
 
 # --- the heavy tests ---------------------------------------------------------------------------
-step "cargo test --test it heavy_"
+# The heavy tests are #[ignore = "heavy: ..."] in plain `cargo test`; here they run on purpose.
+# .ci/test-stage ends the stage with one line: tests run, failed, skipped (with reasons).
+step "cargo test --test it heavy_ -- --ignored"
 cd "$root"
-BLASFIX_HEAVY_DIR="$H" cargo test --test it heavy_ "$@" -- --test-threads=1
+status=0
+BLASFIX_HEAVY_DIR="$H" "$root/.ci/test-stage" "heavy tests" -- \
+    cargo test --test it heavy_ "$@" -- --ignored --test-threads=1 || status=$?
 echo "total $((SECONDS - t0)) s"
+exit "$status"

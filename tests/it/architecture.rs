@@ -93,18 +93,18 @@ fn modules() -> BTreeMap<String, Module> {
     out
 }
 
-/// The text before a `#[cfg(test)] mod tests {` that runs to the end of the file.
+/// The text before a `#[cfg(test)] mod tests {` (or `pub(crate) mod tests {`, shared with other
+/// modules' tests) that runs to the end of the file.
 fn without_tests(text: &str) -> String {
     let mut out = String::new();
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
-        if line.trim() == "#[cfg(test)]"
-            && lines.peek().is_some_and(|n| {
-                let n = n.trim_start();
-                let n = n.strip_prefix("pub(crate) ").unwrap_or(n);
-                n.starts_with("mod ") && n.trim_end().ends_with('{')
-            })
-        {
+        let is_mod = |n: &str| {
+            let n = n.trim_start();
+            let n = n.strip_prefix("pub(crate) ").unwrap_or(n);
+            n.starts_with("mod ") && n.trim_end().ends_with('{')
+        };
+        if line.trim() == "#[cfg(test)]" && lines.peek().is_some_and(|n| is_mod(n)) {
             break;
         }
         out.push_str(line);

@@ -1,35 +1,20 @@
 //! `blasfix bench` without NumPy (plain `cargo test`); the real benchmark runs in heavy_probe.rs.
 
-use crate::support::blasfix;
-
-/// A venv-like prefix whose `bin/python` is the machine's python3 (which has no NumPy).
-#[cfg(unix)]
-fn prefix_with_python3(dir: &std::path::Path) -> Option<()> {
-    let py = which::which("python3").ok()?;
-    std::fs::create_dir_all(dir.join("bin")).ok()?;
-    std::os::unix::fs::symlink(py, dir.join("bin/python")).ok()?;
-    std::fs::write(dir.join("pyvenv.cfg"), "home = /usr/bin\n").ok()?;
-    Some(())
-}
+use crate::support::{blasfix, python_without_numpy, python3};
 
 #[cfg(unix)]
 #[test]
 fn bench_without_numpy_is_a_clear_error_with_exit_2() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    if prefix_with_python3(dir.path()).is_none() {
-        eprintln!("note: no python3 on PATH; test skipped");
+    let Some(venv) = python_without_numpy() else {
         return;
-    }
+    };
     let out = blasfix()
         .args(["bench", "--quick", "-p"])
-        .arg(dir.path())
+        .arg(&venv)
+        .env_remove("PYTHONPATH")
         .output()
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() {
-        eprintln!("note: python3 has NumPy; test skipped");
-        return;
-    }
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("NumPy is not installed"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
@@ -76,13 +61,14 @@ fn bench_timeout_is_reported() {
     assert!(stderr.contains("--timeout"), "{stderr}");
 }
 
-#[test]
-fn bench_with_fake_numpy_gives_the_json_shape() {
-    let Ok(py) = which::which("python3") else {
-        return;
-    };
-    // A fake NumPy good enough for bench.py's calls: dot/eye/linalg on lists would be too slow,
-    // so it fakes the arithmetic; only the report shape is checked.
+/// A fake NumPy good enough for bench.py's calls (dot/eye/linalg on lists would be too slow,
+/// so it fakes the arithmetic; only the report's shape is checked), whose `dot` takes
+/// `dot_seconds`, and a prefix whose `bin/python` is `py`. Returns (dir, prefix, PYTHONPATH).
+#[cfg(unix)]
+fn fake_numpy_env(
+    py: &std::path::Path,
+    dot_seconds: f64,
+) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let pkg = dir.path().join("site/numpy");
     std::fs::create_dir_all(pkg.join("linalg")).expect("mkdir");
@@ -104,22 +90,32 @@ class _M:
 def ascontiguousarray(a, dtype=None): return _M()
 def empty(shape, dtype=None): return _M()
 def eye(n, dtype=None): return _M()
-def dot(a, b, out=None): return _M()
-"#,
+def dot(a, b, out=None):
+    import time
+    time.sleep(DOT_SECONDS)
+    return _M()
+"#
+        .replace("DOT_SECONDS", &dot_seconds.to_string()),
     )
     .expect("write");
     std::fs::write(pkg.join("linalg/__init__.py"), "def cholesky(a): return a\ndef solve(a, b): return b\ndef svd(a, compute_uv=True): return a\ndef eigvalsh(a): return a\n").expect("write");
     std::fs::write(pkg.join("random/__init__.py"), "def default_rng(seed):\n    from numpy import _M\n    class G:\n        def standard_normal(self, shape): return _M()\n    return G()\n").expect("write");
     let prefix = dir.path().join("env");
     std::fs::create_dir_all(prefix.join("bin")).expect("mkdir");
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(&py, prefix.join("bin/python")).expect("symlink");
-    #[cfg(not(unix))]
-    return;
+    std::os::unix::fs::symlink(py, prefix.join("bin/python")).expect("symlink");
+    let site = dir.path().join("site");
+    (dir, prefix, site)
+}
+
+#[cfg(unix)]
+#[test]
+fn bench_with_fake_numpy_gives_the_json_shape() {
+    let Some(py) = python3() else { return };
+    let (_dir, prefix, site) = fake_numpy_env(&py, 0.0);
     let out = blasfix()
         .args(["bench", "--quick", "--json", "-p"])
         .arg(&prefix)
-        .env("PYTHONPATH", dir.path().join("site"))
+        .env("PYTHONPATH", &site)
         .output()
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -145,4 +141,30 @@ def dot(a, b, out=None): return _M()
         assert!(c["repeats"].as_u64().is_some_and(|r| r >= 5), "{c}");
     }
     assert!(v["peak"]["basis"].is_string());
+}
+
+/// `--quick` runs every case it plans whatever the machine's speed or load: its rows do not
+/// depend on a timed guess (before, a GEMM call of 31 ms at n=256 dropped n=1024 as "would take
+/// about 2 s", so a busy machine printed another table).
+#[cfg(unix)]
+#[test]
+fn bench_quick_skips_no_case_on_a_slow_machine() {
+    let Some(py) = python3() else { return };
+    // 40 ms per GEMM call at every size: what a busy machine measured at n=256.
+    let (_dir, prefix, site) = fake_numpy_env(&py, 0.04);
+    let out = blasfix()
+        .args(["bench", "--quick", "--json", "-p"])
+        .arg(&prefix)
+        .env("PYTHONPATH", &site)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let cases = v["cases"].as_array().expect("cases");
+    assert_eq!(cases.len(), 8);
+    for c in cases {
+        assert!(c["skipped"].is_null(), "{c}");
+        assert!(c["gflops"]["median"].is_number(), "{c}");
+    }
 }

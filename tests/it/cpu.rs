@@ -3,6 +3,9 @@
 
 use blasfix::facts::cpu;
 
+#[cfg(target_os = "linux")]
+use crate::support::{Need, skip};
+
 #[test]
 fn detect_matches_std_and_serialises() {
     let f = cpu::detect();
@@ -52,7 +55,7 @@ fn detect_follows_affinity() {
         Some(cpu::detect())
     });
     let Some(f) = handle.join().expect("thread ran") else {
-        eprintln!("note: could not change affinity; test skipped");
+        skip::<()>(Need::Ci, "could not change a thread's CPU affinity");
         return;
     };
     assert_eq!(f.affinity_cpus, Some(1), "{f:#?}");

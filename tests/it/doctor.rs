@@ -6,7 +6,7 @@ use blasfix::testing::{CONDA_FORGE, PKGS_MAIN, PrefixBuilder, RecordSpec};
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::support::blasfix;
+use crate::support::{blasfix, python_without_numpy};
 
 const TUNA_CF: &str = "https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge";
 
@@ -253,6 +253,41 @@ fn strict_exits_1_on_warnings_and_0_without() {
     let v = doctor_json(&prefix, None);
     assert_eq!(v["environment"]["numpy"]["source"], "pip");
     assert_eq!(v["blas"]["implementation"], "openblas");
+}
+
+/// No NumPy is one fact whether the records or the interpreter tell it: the same exit code
+/// for `--strict` with and without the runtime probe, and `-q` prints no empty section.
+#[test]
+fn no_numpy_gives_one_exit_code_with_and_without_the_probe() {
+    let Some(venv) = python_without_numpy() else {
+        return;
+    };
+    let run = |extra: &[&str]| {
+        let out = blasfix()
+            .env_remove("PYTHONPATH")
+            .args(["doctor", "--strict"])
+            .args(extra)
+            .arg("-p")
+            .arg(&venv)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        (out.status.code(), stdout)
+    };
+    let (probe, text) = run(&[]);
+    let (no_probe, _) = run(&["--no-runtime"]);
+    assert_eq!(probe, no_probe, "{text}");
+    assert_eq!(probe, Some(0), "{text}");
+    assert!(
+        text.contains("NumPy is not installed in this environment"),
+        "{text}"
+    );
+    let (quiet, text) = run(&["-q"]);
+    assert_eq!(quiet, Some(0));
+    assert!(
+        text.starts_with("Findings\n  [ok] no warnings or errors (-q hides 1 info finding)\n"),
+        "{text}"
+    );
 }
 
 #[test]

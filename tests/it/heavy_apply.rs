@@ -151,6 +151,7 @@ fn apply_to(h: &Heavy, backend: &str) -> assert_cmd::Command {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_switch_to_mkl() {
     let Some(heavy) = heavy_dir() else { return };
     let h = setup(&heavy);
@@ -195,6 +196,7 @@ fn heavy_switch_to_mkl() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_failing_frontend_changes_nothing() {
     let Some(heavy) = heavy_dir() else { return };
     let h = setup(&heavy);
@@ -218,6 +220,7 @@ fn heavy_failing_frontend_changes_nothing() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_switch_there_and_back_keeps_numpy() {
     let Some(heavy) = heavy_dir() else { return };
     let h = setup(&heavy);
@@ -321,6 +324,7 @@ fn run_raw(raw: &str, bin: &Path, h: &Heavy, home: &Path) {
 /// really fixes the pin, and `apply --backend openblas` rewrites only the pin; then an
 /// unrelated install keeps OpenBLAS.
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_a_going_back_that_leaves_the_pin_is_found_and_fixed() {
     let Some(heavy) = heavy_dir() else { return };
     let h = setup(&heavy);
@@ -399,6 +403,7 @@ fn switch_finding(v: &serde_json::Value) -> Option<&serde_json::Value> {
 /// environments.txt is not found by name (the error names it and `-p`), and its fixes use
 /// `-p` and run.
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_dash_n_resolves_like_conda_and_printed_fixes_run() {
     let Some(heavy) = heavy_dir() else { return };
     let h = setup(&heavy);
@@ -493,6 +498,7 @@ fn heavy_dash_n_resolves_like_conda_and_printed_fixes_run() {
 /// doctor with its line, refused by apply with where to change it, taken out with
 /// --edit-condarc; later installs keep the new backend.
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_condarc_pinned_packages_are_honoured() {
     let Some(heavy) = heavy_dir() else { return };
     let h = setup(&heavy);

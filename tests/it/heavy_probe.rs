@@ -39,6 +39,7 @@ fn numpy_openblas(f: &RuntimeFacts) -> &probe::LoadedLib {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_probe_venv_pypi_openblas_from_numpy_libs() {
     let Some(h) = heavy_dir() else { return };
     let py = python(&h, "venv-pypi");
@@ -86,6 +87,7 @@ fn heavy_probe_venv_pypi_openblas_from_numpy_libs() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_probe_conda_prefix_openblas() {
     let Some(h) = heavy_dir() else { return };
     let py = python(&h, "prefixes/openblas");
@@ -108,6 +110,7 @@ fn heavy_probe_conda_prefix_openblas() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_probe_conda_prefix_mkl() {
     let Some(h) = heavy_dir() else { return };
     let py = python(&h, "prefixes/mkl");
@@ -140,6 +143,7 @@ fn heavy_probe_conda_prefix_mkl() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_bench_quick_json_on_venv_pypi() {
     let Some(h) = heavy_dir() else { return };
     let out = blasfix()
@@ -173,6 +177,7 @@ fn heavy_bench_quick_json_on_venv_pypi() {
 /// the probe runs in a real aarch64 interpreter and finds the bundled OpenBLAS, and `doctor`
 /// (the aarch64 build in the aarch64 stage of .ci/cross) agrees with what it declares.
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_probe_arm64_python_under_qemu() {
     let Some(h) = heavy_dir() else { return };
     let env = h.join("arm64-python/env");

@@ -100,6 +100,7 @@ fn worker_truths(t: &mut Target) -> Vec<(u32, Truth)> {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_ps_gemm_workers_with_default_pools_then_with_limits() {
     let Some(h) = heavy_dir() else { return };
     let py = sci_python(&h);
@@ -181,10 +182,14 @@ fn heavy_ps_gemm_workers_with_default_pools_then_with_limits() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_ps_workers_pinned_to_one_cpu_overlap() {
     let Some(h) = heavy_dir() else { return };
     if cpus() < 2 {
-        eprintln!("skipped: pinning two workers to one CPU needs a machine with two or more");
+        crate::support::skip::<()>(
+            crate::support::Need::Optional,
+            "pinning two workers to one CPU needs a machine with two or more",
+        );
         return;
     }
     let py = sci_python(&h);
@@ -210,6 +215,7 @@ fn heavy_ps_workers_pinned_to_one_cpu_overlap() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_ps_scikit_learn_libgomp_beside_openblas() {
     let Some(h) = heavy_dir() else { return };
     let py = sci_python(&h);
@@ -269,6 +275,7 @@ while True:
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_ps_joblib_loky_workers_get_limits() {
     let Some(h) = heavy_dir() else { return };
     let py = sci_python(&h);
@@ -341,6 +348,7 @@ if __name__ == "__main__":
 /// busiest window, with the workers that are gone by then. The test lets CMD finish only
 /// after `-v` has announced two windows since the workers were ready.
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_ps_command_mode_reports_the_busiest_window() {
     let Some(h) = heavy_dir() else { return };
     let py = sci_python(&h);
@@ -451,6 +459,7 @@ if __name__ == "__main__":
 
 /// README "My GPU is idle and all cores are busy": real `ps` output before and after the fix.
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_readme_ps_outputs_are_current() {
     use crate::readme::{Block, check};
     let Some(h) = heavy_dir() else { return };
@@ -492,6 +501,7 @@ fn heavy_readme_ps_outputs_are_current() {
 /// MKL (the PyPI wheel, with Intel OpenMP) and scikit-learn's GNU OpenMP in one process, and
 /// Debian's reference BLAS: the libraries as they are, and the findings they call for.
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_ps_two_openmp_runtimes_mkl_and_the_reference_blas() {
     let Some(h) = heavy_dir() else { return };
     let py = sci_python(&h);

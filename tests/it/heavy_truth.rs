@@ -131,6 +131,7 @@ fn debian_ready() -> bool {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_truth_debian_alternatives_in_turn() {
     let Some(_) = heavy_dir() else { return };
     assert!(
@@ -193,6 +194,7 @@ fn heavy_truth_debian_alternatives_in_turn() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_truth_reference_blas_is_a_warning_with_the_alternatives_fix() {
     let Some(_) = heavy_dir() else { return };
     assert!(debian_ready(), "run tests/heavy/run.sh");
@@ -229,6 +231,7 @@ fn heavy_truth_reference_blas_is_a_warning_with_the_alternatives_fix() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_truth_pypi_generations_sci_old_threadpoolctl_and_system_site() {
     let Some(h) = heavy_dir() else { return };
     for env in [
@@ -249,6 +252,7 @@ fn heavy_truth_pypi_generations_sci_old_threadpoolctl_and_system_site() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_truth_old_threadpoolctl_does_not_hide_numpys_openblas() {
     let Some(h) = heavy_dir() else { return };
     let bin = env!("CARGO_BIN_EXE_blasfix");
@@ -283,6 +287,7 @@ fn heavy_truth_old_threadpoolctl_does_not_hide_numpys_openblas() {
 }
 
 #[test]
+#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]
 fn heavy_truth_shadowing_pythonpath_is_named() {
     let Some(h) = heavy_dir() else { return };
     let bin = env!("CARGO_BIN_EXE_blasfix");

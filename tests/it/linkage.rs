@@ -1,13 +1,15 @@
 //! `linkage::inspect` on real ELF files built here with `cc -shared`: a fake NumPy extension
 //! with a `DT_NEEDED` on `libcblas.so.3`, resolved through RUNPATH/RPATH/`LD_LIBRARY_PATH` and
-//! conda-style symlinks to fake OpenBLAS/MKL libraries. Skipped with a note when there is no
-//! C compiler (or not on Linux).
+//! conda-style symlinks to fake OpenBLAS/MKL libraries. Recorded as skipped when there is no
+//! C compiler (a failure under `CI=true`) or not on Linux.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use blasfix::facts::blas::BlasImpl;
 use blasfix::facts::linkage::{self, LoaderEnv};
+
+use crate::support::{Need, program, skip};
 
 const MODULE: &str = "_multiarray_umath.cpython-311-x86_64-linux-gnu.so";
 
@@ -23,13 +25,12 @@ struct Lab {
 impl Lab {
     fn new() -> Option<Lab> {
         if !cfg!(target_os = "linux") {
-            eprintln!("note: ELF linkage tests run on Linux only; skipped");
-            return None;
+            return skip(
+                Need::Optional,
+                "ELF linkage tests build ELF files: Linux only",
+            );
         }
-        if which::which("cc").is_err() {
-            eprintln!("note: no `cc` on PATH; ELF linkage tests skipped");
-            return None;
-        }
+        program("cc", Need::Ci)?;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
         let prefix = root.join("env");

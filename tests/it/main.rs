@@ -39,5 +39,6 @@ mod pty;
 mod readme;
 mod schema;
 mod ship;
+mod skips;
 mod verdicts;
 mod windows;

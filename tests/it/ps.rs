@@ -502,8 +502,12 @@ fn another_users_process_is_partly_hidden() {
     }
     // As root: a target of root read by blasfix running as nobody ...
     let t = idle_target(&[("OMP_NUM_THREADS", "2")]);
-    let Some(mut nobody) = blasfix_unprivileged() else {
-        eprintln!("note: setpriv missing; the unprivileged half of this test is skipped");
+    let Some(mut nobody) = blasfix_unprivileged().or_else(|| {
+        crate::support::skip(
+            crate::support::Need::Ci,
+            "`setpriv` (util-linux) is missing: the unprivileged half of this test is skipped",
+        )
+    }) else {
         return;
     };
     let doc = json_of(

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::blasfix;
+use crate::support::{Need, blasfix, program};
 
 const SHELLS: &[&str] = &["bash", "zsh", "fish", "powershell", "elvish"];
 const COMMANDS: &[&str] = &["doctor", "explain", "apply", "pin", "bench", "completions"];
@@ -11,10 +11,6 @@ const COMMANDS: &[&str] = &["doctor", "explain", "apply", "pin", "bench", "compl
 fn stdout_of(args: &[&str]) -> String {
     let out = blasfix().args(args).assert().success().get_output().clone();
     String::from_utf8(out.stdout).expect("utf-8 stdout")
-}
-
-fn have(program: &str) -> bool {
-    which::which(program).is_ok()
 }
 
 #[test]
@@ -33,49 +29,49 @@ fn completions_for_every_shell_name_every_command() {
     }
 }
 
-/// Each script is valid syntax for its shell, for the shells present here (`bash -n`,
-/// `zsh -n`, `fish --no-execute`).
-#[test]
-fn completion_scripts_parse_in_their_shell() {
+/// The script for `shell` is valid syntax for that shell (`bash -n`, `zsh -n`,
+/// `fish --no-execute`); `.ci/run` installs zsh and fish.
+fn completion_script_parses(shell: &str, check: &[&str]) {
+    let Some(program) = program(shell, Need::Ci) else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("temp dir");
-    let checks: &[(&str, &str, &[&str])] = &[
-        ("bash", "bash", &["-n"]),
-        ("zsh", "zsh", &["-n"]),
-        ("fish", "fish", &["--no-execute"]),
-    ];
-    let mut ran = 0;
-    for (shell, program, args) in checks {
-        if !have(program) {
-            eprintln!("note: {program} not installed; its completion syntax check skipped");
-            continue;
-        }
-        let path = dir.path().join(format!("blasfix.{shell}"));
-        std::fs::write(&path, stdout_of(&["completions", shell])).expect("write script");
-        let out = Command::new(program)
-            .args(*args)
-            .arg(&path)
-            .output()
-            .expect("run the shell");
-        assert!(
-            out.status.success(),
-            "{program} rejects the {shell} script: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        ran += 1;
-    }
-    // bash is on every machine CI runs on; a silent skip of all three would hide a regression.
-    if cfg!(target_os = "linux") {
-        assert!(ran > 0, "no shell available to check completion syntax");
-    }
+    let path = dir.path().join(format!("blasfix.{shell}"));
+    std::fs::write(&path, stdout_of(&["completions", shell])).expect("write script");
+    let out = Command::new(&program)
+        .args(check)
+        .arg(&path)
+        .output()
+        .expect("run the shell");
+    assert!(
+        out.status.success(),
+        "{} rejects the {shell} script: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn completion_script_parses_in_bash() {
+    completion_script_parses("bash", &["-n"]);
+}
+
+#[test]
+fn completion_script_parses_in_zsh() {
+    completion_script_parses("zsh", &["-n"]);
+}
+
+#[test]
+fn completion_script_parses_in_fish() {
+    completion_script_parses("fish", &["--no-execute"]);
 }
 
 /// Loading the bash script defines the completion function and registers it for `blasfix`.
 #[test]
 fn bash_completion_registers_and_completes_subcommands() {
-    if !have("bash") {
-        eprintln!("note: bash not installed; skipped");
+    let Some(bash) = program("bash", Need::Ci) else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("blasfix.bash");
     std::fs::write(&path, stdout_of(&["completions", "bash"])).expect("write script");
@@ -87,7 +83,7 @@ fn bash_completion_registers_and_completes_subcommands() {
          printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
         path.display()
     );
-    let out = Command::new("bash")
+    let out = Command::new(bash)
         .args(["--norc", "--noprofile", "-c", &script])
         .output()
         .expect("run bash");
@@ -135,15 +131,14 @@ fn committed_pages(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// The committed `man/*.1` are what the clap definitions generate. To update them after a
-/// change to `src/cli.rs`: `BLASFIX_UPDATE_MAN=1 cargo test --test it ship::man_pages`, then commit `man/`.
+/// change to `src/cli.rs`: `BLASFIX_UPDATE_MAN=1 cargo test --test it ship::man_pages`, then
+/// commit `man/`. `write_pages` replaces each page by a rename, so the tests that read the
+/// pages meanwhile (`man_pages_render_with_man`) see whole pages.
 #[test]
 fn man_pages_are_up_to_date() {
     let dir = man_dir();
     let generated = blasfix::commands::man::pages();
     if std::env::var_os("BLASFIX_UPDATE_MAN").is_some_and(|v| !v.is_empty()) {
-        for (name, _) in committed_pages(&dir) {
-            let _ = std::fs::remove_file(dir.join(name));
-        }
         blasfix::commands::man::write_pages(&dir).expect("write man pages");
         eprintln!("note: rewrote {}", dir.display());
     }
@@ -165,12 +160,11 @@ fn man_pages_are_up_to_date() {
 }
 
 #[test]
-fn man_pages_render_with_man_when_available() {
-    if !have("man") {
-        eprintln!("note: man not installed; rendering check skipped");
+fn man_pages_render_with_man() {
+    let Some(man) = program("man", Need::Ci) else {
         return;
-    }
-    let out = Command::new("man")
+    };
+    let out = Command::new(man)
         .arg("-l")
         .arg(man_dir().join("blasfix-doctor.1"))
         .env("MANPAGER", "cat")

@@ -153,22 +153,112 @@ pub fn empty_home() -> PathBuf {
         .to_path_buf()
 }
 
-/// `../shared/corpus/<sub>` when the shared corpus is present beside the checkout.
-pub fn corpus(sub: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus")
-        .join(sub);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("note: {} not present; corpus test skipped", p.display());
-        None
+// Skips: visible, with their reason, and failures under CI when CI is meant to provide the
+// thing (see `blasfix::testing::skip` for the two mechanisms).
+
+pub use blasfix::testing::skip::{Need, skip};
+
+/// `program` on PATH, or a skip (`Need::Ci` for what `.ci/run` installs).
+pub fn program(name: &str, need: Need) -> Option<PathBuf> {
+    which::which(name)
+        .ok()
+        .or_else(|| skip(need, &format!("`{name}` is not on PATH")))
+}
+
+/// The `python3` on PATH (the one prerequisite of plain `cargo test` besides Rust).
+pub fn python3() -> Option<PathBuf> {
+    program("python3", Need::Ci)
+}
+
+/// A Python 3 that has no NumPy, made on purpose: a venv (`python3 -m venv --without-pip`,
+/// created once per test run) sees neither the system's nor the user's site-packages, whatever
+/// the machine's `python3` has installed. Returns the venv's prefix; its interpreter is
+/// `bin/python`. Shared by the tests of one run: read it, do not write into it. ([`blasfix`]
+/// does not clear `PYTHONPATH`; tests that need "no NumPy" remove it, tests that put a fake
+/// NumPy there may use this venv too.)
+pub fn python_without_numpy() -> Option<PathBuf> {
+    static VENV: std::sync::OnceLock<Result<tempfile::TempDir, String>> =
+        std::sync::OnceLock::new();
+    let py = python3()?;
+    let made = VENV.get_or_init(|| {
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let prefix = dir.path().join("venv");
+        let out = std::process::Command::new(&py)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&prefix)
+            .env_remove("PYTHONPATH")
+            .output()
+            .map_err(|e| format!("{}: {e}", py.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "`{} -m venv --without-pip` failed: {}",
+                py.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let check = std::process::Command::new(prefix.join("bin/python"))
+            .args(["-c", "import numpy"])
+            .env_remove("PYTHONPATH")
+            .env_remove("PYTHONHOME")
+            .output()
+            .map_err(|e| format!("the venv's python: {e}"))?;
+        if check.status.success() {
+            return Err("a fresh venv still imports numpy (PYTHONHOME or a .pth?)".into());
+        }
+        Ok(dir)
+    });
+    match made {
+        Ok(dir) => Some(dir.path().join("venv")),
+        Err(why) => skip(Need::Ci, &format!("no Python 3 without NumPy: {why}")),
     }
 }
 
+/// A Python 2 interpreter that runs: `python2` on PATH, else one installed by pyenv
+/// (`$PYENV_ROOT/versions/2.*/bin/python2`). Optional: Debian 12 ships no Python 2 and `.ci/run`
+/// installs none (its registries have none to offer; pyenv would build it from python.org).
+pub fn python2() -> Option<PathBuf> {
+    let runs = |p: &std::path::Path| {
+        std::process::Command::new(p)
+            .args(["-c", "import sys; sys.exit(sys.version_info[0] != 2)"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let on_path = which::which("python2").ok().filter(|p| runs(p));
+    let pyenv = || {
+        let root = std::env::var_os("PYENV_ROOT")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
+        let mut found: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("2."))
+            .map(|e| e.path().join("bin/python2"))
+            .filter(|p| runs(p))
+            .collect();
+        found.sort();
+        found.pop()
+    };
+    on_path.or_else(pyenv).or_else(|| {
+        skip(
+            Need::Optional,
+            "no Python 2 runs here (python2 on PATH or pyenv's versions/2.*); Debian 12 ships \
+             none and .ci/run installs none",
+        )
+    })
+}
+
+/// `<shared>/corpus/<sub>`: real files from public projects (`../shared/corpus` beside the
+/// checkout, or under `$BLASFIX_SHARED`), or a skip (a failure under `CI=true`).
+pub fn corpus(sub: &str) -> Option<PathBuf> {
+    blasfix::testing::skip::shared(&format!("corpus/{sub}"))
+}
+
 /// The directory prepared by `tests/heavy/run.sh` (real NumPy venvs, a local conda channel with
-/// real OpenBLAS and MKL binaries, prefixes made by py-rattler). Heavy tests return early when
-/// `BLASFIX_HEAVY_DIR` is unset (plain `cargo test`) and fail when it is set but incomplete.
+/// real OpenBLAS and MKL binaries, prefixes made by py-rattler). Heavy tests are
+/// `#[ignore = "heavy: needs BLASFIX_HEAVY_DIR; tests/heavy/run.sh runs it"]` and run by that
+/// script with `--ignored`; run
+/// without `BLASFIX_HEAVY_DIR` they are recorded as skipped (a failure under `CI=true`), and
+/// with it set but incomplete they fail.
 ///
 /// Layout: `tools/` (venv with py-rattler: `tools/bin/python`), `channel/` (local channel,
 /// conda-forge BLAS layout, linux-64 + noarch), `prefixes/openblas` and `prefixes/mkl` (created
@@ -176,11 +266,17 @@ pub fn corpus(sub: &str) -> Option<PathBuf> {
 /// with the PyPI `mkl` wheel), `wheels/` (NumPy wheels for other platforms, unpacked, for Mach-O
 /// and PE linkage tests).
 pub fn heavy_dir() -> Option<PathBuf> {
-    match std::env::var_os("BLASFIX_HEAVY_DIR") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => {
-            eprintln!("note: BLASFIX_HEAVY_DIR unset; heavy test skipped (run tests/heavy/run.sh)");
-            None
-        }
-    }
+    let Some(d) = std::env::var_os("BLASFIX_HEAVY_DIR").filter(|d| !d.is_empty()) else {
+        return skip(
+            Need::Ci,
+            "BLASFIX_HEAVY_DIR is unset (tests/heavy/run.sh prepares it and runs the heavy tests)",
+        );
+    };
+    let d = PathBuf::from(d);
+    assert!(
+        d.join("READY").is_file(),
+        "{}/READY missing: the heavy directory is incomplete; run tests/heavy/run.sh --setup-only",
+        d.display()
+    );
+    Some(d)
 }

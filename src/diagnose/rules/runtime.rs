@@ -8,6 +8,7 @@ use crate::diagnose::finding::{Finding, Severity};
 use crate::diagnose::in_use::effective;
 use crate::diagnose::platform::cpu_label;
 use crate::facts::Facts;
+use crate::facts::blas::BlasImpl;
 use crate::facts::cpu::VendorFamily;
 use crate::facts::probe::{LoadedLib, RuntimeFacts};
 
@@ -76,10 +77,15 @@ pub fn blas_layers_disagree(f: &Facts) -> Vec<Finding> {
     out
 }
 
-/// `probe-failed`: the runtime probe could not import NumPy.
+/// `probe-failed`: the runtime probe could not import NumPy. Not when it confirms what the
+/// files say (no NumPy): that is `no-numpy`, so the same fact gives the same findings and
+/// `--strict` exit code with and without `--no-runtime`.
 pub fn probe_failed(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(rt) = &f.runtime else { return out };
+    if rt.numpy_missing && f.blas.implementation == BlasImpl::None {
+        return out;
+    }
     if let Some(err) = &rt.error {
         out.push(Finding::new(
             "probe-failed",
@@ -288,7 +294,6 @@ mod tests {
     use crate::diagnose::fixture::{ids, intel_linux};
     use crate::diagnose::in_use::Layer;
     use crate::diagnose::rules::evaluate;
-    use crate::facts::blas::BlasImpl;
 
     #[test]
     fn runtime_layers_disagree_and_two_pools() {
@@ -350,5 +355,31 @@ mod tests {
         });
         assert!(ids(&f).contains(&"probe-failed".to_string()));
         assert_eq!(effective(&f), (BlasImpl::Openblas, Layer::Declared));
+    }
+
+    #[test]
+    fn probe_without_numpy_agrees_with_files_without_numpy() {
+        let missing = || {
+            Some(RuntimeFacts {
+                numpy_missing: true,
+                error: Some(
+                    "NumPy is not installed for /e/bin/python (ModuleNotFoundError)".into(),
+                ),
+                ..Default::default()
+            })
+        };
+        let mut f = intel_linux();
+        f.blas.implementation = BlasImpl::None;
+        let static_only = ids(&f);
+        assert!(
+            static_only.contains(&"no-numpy".to_string()),
+            "{static_only:?}"
+        );
+        f.runtime = missing();
+        assert_eq!(ids(&f), static_only, "same fact, same findings");
+        // The records declare NumPy but the interpreter has none: that is worth a warning.
+        let mut g = intel_linux();
+        g.runtime = missing();
+        assert!(ids(&g).contains(&"probe-failed".to_string()));
     }
 }
