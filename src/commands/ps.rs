@@ -5,6 +5,7 @@
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
 use crate::change::signals;
 use crate::cli::{GlobalArgs, PsArgs};
 use crate::diagnose::finding::{Finding, Severity};

@@ -251,9 +251,14 @@ fn is_quoted(l: &str) -> bool {
     t.starts_with(['"', '\'']) || t.ends_with(['"', '\''])
 }
 
-/// `blasfix apply` and the bare install command for a switch to `to`.
+/// `blasfix apply` and the bare install command for a switch to `to`. A pixi environment is
+/// switched through its manifest (`blasfix apply` refuses it): `pixi add` is the fix itself.
 fn install_fix(f: &Facts, to: BlasImpl) -> (Option<String>, Option<String>) {
     let family = env_family(f);
+    if f.environment.kind == EnvKind::Pixi && family == ChannelFamily::CondaForge {
+        let add = format!("pixi add \"libblas=*=*{}\"", to.as_str());
+        return (Some(add.clone()), Some(add));
+    }
     let fix = Some(format!(
         "blasfix apply --backend {}{}",
         to.as_str(),
@@ -382,6 +387,20 @@ pub fn distro_switch(f: &Facts, to: BlasImpl) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `blasfix apply` refuses pixi environments, so their fix is the manifest's own command.
+    #[test]
+    fn a_pixi_environment_is_switched_with_pixi_add() {
+        let mut f = crate::diagnose::fixture::intel_linux();
+        f.environment.kind = EnvKind::Pixi;
+        f.environment.prefix = "/home/u/proj/.pixi/envs/default".into();
+        let (fix, raw) = switch_fix(&f, BlasImpl::Mkl);
+        assert_eq!(fix.as_deref(), Some("pixi add \"libblas=*=*mkl\""));
+        assert_eq!(raw, fix);
+        f.environment.kind = EnvKind::Conda;
+        let (fix, _) = switch_fix(&f, BlasImpl::Mkl);
+        assert_eq!(fix.as_deref(), Some("blasfix apply --backend mkl"));
+    }
 
     #[test]
     fn shell_quoting() {

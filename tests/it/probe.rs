@@ -1,7 +1,9 @@
 //! The runtime probe against real and fake interpreters (plain `cargo test`: Python 3 without
 //! NumPy is all it needs).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(unix)]
+use std::path::PathBuf;
 use std::time::Duration;
 
 use blasfix::facts::blas::BlasImpl;

@@ -87,6 +87,7 @@ pub fn clean_env(cmd: &mut assert_cmd::Command) {
 
 /// [`blasfix`] as a `std::process::Command`, for tests that start it and act while it runs
 /// (signals, closed pipes).
+#[cfg_attr(not(unix), allow(dead_code))]
 pub fn blasfix_process() -> std::process::Command {
     let mut cmd = blasfix_command();
     cmd.env("NO_COLOR", "1")
