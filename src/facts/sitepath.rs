@@ -138,8 +138,8 @@ pub fn prefix_site_dirs(prefix: &Path, xy: &str) -> Vec<PathBuf> {
             out.push(PathBuf::from(format!("/usr/local/lib/{py}/site-packages")));
         }
         // One component at a time: on Windows a joined "a/b" keeps its slash beside backslashes.
-        out.push(prefix.join("lib64").join(py).join("site-packages"));
-        out.push(prefix.join("lib").join(py).join("site-packages"));
+        out.push(prefix.join("lib64").join(&py).join("site-packages"));
+        out.push(prefix.join("lib").join(&py).join("site-packages"));
         out.push(
             prefix
                 .join("lib")
