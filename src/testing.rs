@@ -9,6 +9,24 @@ use std::path::{Path, PathBuf};
 
 pub mod skip;
 
+/// The emulator cargo runs this test binary under, for a cross build that the kernel cannot
+/// execute (`qemu-aarch64 -L <sysroot>` from `CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER`,
+/// set by .ci/cross): programs the tests build run under it too. None for native builds and
+/// under Wine, where a Windows process starts Windows programs itself.
+pub fn cross_runner() -> Option<Vec<String>> {
+    let var = if cfg!(all(target_os = "linux", target_arch = "aarch64")) {
+        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER"
+    } else {
+        return None;
+    };
+    let words: Vec<String> = std::env::var(var)
+        .ok()?
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    (!words.is_empty()).then_some(words)
+}
+
 use serde_json::{Value, json};
 
 /// One conda-meta record to write.

@@ -1686,9 +1686,7 @@ mod tests {
     fn reads_this_process_tree() {
         // Under qemu-user (.ci/cross sets the cargo runner) the process is the emulator, which
         // fakes /proc/self for the guest but not the /proc/PID this reader lists.
-        if cfg!(target_arch = "aarch64")
-            && std::env::var_os("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER").is_some()
-        {
+        if crate::testing::cross_runner().is_some() {
             crate::testing::skip::skip::<()>(
                 crate::testing::skip::Need::Optional,
                 "running under qemu-user: this process is the emulator",

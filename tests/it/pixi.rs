@@ -9,33 +9,22 @@ use crate::support::{blasfix, clean_env};
 
 /// `pixi-blasfix` as built for this test run (it runs the `blasfix` beside it).
 fn pixi_blasfix() -> assert_cmd::Command {
-    let mut cmd = through_runner(Path::new(env!("CARGO_BIN_EXE_pixi-blasfix")));
+    let mut cmd = assert_cmd::Command::from_std(crate::support::program_command(Path::new(env!(
+        "CARGO_BIN_EXE_pixi-blasfix"
+    ))));
     clean_env(&mut cmd);
     cmd
 }
 
 /// `pixi-blasfix` execs the `blasfix` beside it; under qemu-user without binfmt_misc (the
 /// aarch64 stage of .ci/cross) that exec cannot run an aarch64 binary, so those tests skip there.
-fn launcher_can_exec() -> Option<()> {
-    if crate::support::runner().is_none() {
-        return Some(());
-    }
-    crate::support::skip(
-        crate::support::Need::Optional,
-        "pixi-blasfix execs blasfix, which qemu-user cannot follow without binfmt_misc",
-    )
-}
-
-/// `program`, started through the cross runner when there is one (qemu-user for aarch64).
-fn through_runner(program: &Path) -> assert_cmd::Command {
-    match crate::support::runner() {
-        Some(r) => {
-            let mut cmd = assert_cmd::Command::new(&r[0]);
-            cmd.args(&r[1..]).arg(program);
-            cmd
-        }
-        None => assert_cmd::Command::new(program),
-    }
+fn launcher_can_exec() -> bool {
+    crate::support::runner().is_none()
+        || crate::support::skip::<()>(
+            crate::support::Need::Optional,
+            "pixi-blasfix execs blasfix, which qemu-user cannot follow without binfmt_misc",
+        )
+        .is_some()
 }
 
 /// A pixi workspace with `manifest` (pixi.toml or pyproject.toml) and an installed
@@ -66,7 +55,9 @@ fn doctor_env(cmd: &mut assert_cmd::Command) -> serde_json::Value {
     ignore = "windows: expected paths are written with slashes (Windows follow-up of issue 10)"
 )]
 fn pixi_blasfix_defaults_to_the_workspace_default_env_from_a_subdirectory() {
-    let Some(()) = launcher_can_exec() else { return };
+    if !launcher_can_exec() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let prefix = workspace(dir.path(), "pixi.toml", PIXI_TOML, "default");
     let sub = dir.path().join("src/pkg");
@@ -109,7 +100,7 @@ fn program_name_pixi_blasfix_is_enough() {
     std::fs::create_dir_all(&bin).unwrap();
     let link = bin.join("pixi-blasfix");
     std::fs::copy(env!("CARGO_BIN_EXE_blasfix"), &link).unwrap();
-    let mut cmd = through_runner(&link);
+    let mut cmd = assert_cmd::Command::from_std(crate::support::program_command(&link));
     clean_env(&mut cmd);
     let env = doctor_env(
         cmd.current_dir(dir.path())
@@ -124,7 +115,9 @@ fn program_name_pixi_blasfix_is_enough() {
     ignore = "windows: expected paths are written with slashes (Windows follow-up of issue 10)"
 )]
 fn dash_e_and_active_pixi_shell_choose_the_environment() {
-    let Some(()) = launcher_can_exec() else { return };
+    if !launcher_can_exec() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     workspace(dir.path(), "pixi.toml", PIXI_TOML, "default");
     let cuda = workspace(dir.path(), "pixi.toml", PIXI_TOML, "cuda");
@@ -160,9 +153,9 @@ fn dash_e_and_active_pixi_shell_choose_the_environment() {
 
 #[test]
 fn missing_workspace_or_env_is_a_usage_error_naming_the_fix() {
-    let Some(()) = launcher_can_exec() else {
+    if !launcher_can_exec() {
         return;
-    };
+    }
     let dir = tempfile::tempdir().unwrap();
     pixi_blasfix()
         .current_dir(dir.path())
@@ -198,9 +191,9 @@ fn missing_workspace_or_env_is_a_usage_error_naming_the_fix() {
 
 #[test]
 fn pin_defaults_to_the_manifest_in_table_form() {
-    let Some(()) = launcher_can_exec() else {
+    if !launcher_can_exec() {
         return;
-    };
+    }
     let dir = tempfile::tempdir().unwrap();
     workspace(dir.path(), "pixi.toml", PIXI_TOML, "default");
     let sub = dir.path().join("notebooks");
@@ -236,9 +229,9 @@ fn pin_defaults_to_the_manifest_in_table_form() {
 
 #[test]
 fn help_names_pixi_blasfix() {
-    let Some(()) = launcher_can_exec() else {
+    if !launcher_can_exec() {
         return;
-    };
+    }
     pixi_blasfix()
         .arg("--help")
         .assert()

@@ -46,33 +46,22 @@ pub fn blasfix() -> assert_cmd::Command {
 /// A plain `std::process::Command` for the built blasfix (through [`runner`] when there is
 /// one), for tests that need one (pseudo-terminals), with nothing else set.
 pub fn blasfix_command() -> std::process::Command {
+    program_command(std::path::Path::new(env!("CARGO_BIN_EXE_blasfix")))
+}
+
+/// `program` (one the tests built), started through [`runner`] when there is one.
+pub fn program_command(program: &std::path::Path) -> std::process::Command {
     match runner() {
         Some(r) => {
             let mut cmd = std::process::Command::new(&r[0]);
-            cmd.args(&r[1..]).arg(env!("CARGO_BIN_EXE_blasfix"));
+            cmd.args(&r[1..]).arg(program);
             cmd
         }
-        None => std::process::Command::new(env!("CARGO_BIN_EXE_blasfix")),
+        None => std::process::Command::new(program),
     }
 }
 
-/// The emulator cargo runs this test binary under, for a cross build that the kernel cannot
-/// execute (`qemu-aarch64 -L <sysroot>` from `CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER`,
-/// set by .ci/cross): blasfix runs under it too. None for native builds and under Wine, where a
-/// Windows process starts Windows programs itself.
-pub fn runner() -> Option<Vec<String>> {
-    let var = if cfg!(all(target_os = "linux", target_arch = "aarch64")) {
-        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER"
-    } else {
-        return None;
-    };
-    let words: Vec<String> = std::env::var(var)
-        .ok()?
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    (!words.is_empty()).then_some(words)
-}
+pub use blasfix::testing::cross_runner as runner;
 
 /// Start `cmd` without the host's conda, pip, pixi and thread variables, colourless, with an
 /// empty HOME.
