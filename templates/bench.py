@@ -18,6 +18,7 @@
 # Progress goes to stderr as JSON lines: {"event": "start", "cases": N}, then
 # {"event": "case", "name": ..., "n": ..., "i": k} before each case. The report goes to stdout.
 
+import json
 import time
 
 BENCH_VERSION = 1

@@ -21,7 +21,6 @@ atlas/, blas/); one that exports BLAS symbols but shows no identity is "unknown"
 `blasfix bench` runs this file with bench.py appended and `_BLASFIX_NO_MAIN = True` before it.
 """
 
-import json
 import os
 import sys
 
@@ -67,8 +66,63 @@ def _protect_stdout():
         return sys.__stdout__
 
 
+def _dumps(obj):
+    """The text json.dumps(obj, ensure_ascii=True, default=str, sort_keys=True) gives, without
+    importing the json package (a measurable part of the probe's cost): strings go through the
+    same C escaper json uses."""
+    try:
+        from _json import encode_basestring_ascii as quote
+    except ImportError:
+        import json
+        return json.dumps(obj, ensure_ascii=True, default=str, sort_keys=True)
+    parts = []
+    put = parts.append
+
+    def enc(o):
+        if isinstance(o, str):
+            put(quote(o))
+        elif o is None:
+            put("null")
+        elif o is True:
+            put("true")
+        elif o is False:
+            put("false")
+        elif isinstance(o, int):
+            put(int.__repr__(o))
+        elif isinstance(o, float):
+            if o != o:
+                put("NaN")
+            elif o in (float("inf"), float("-inf")):
+                put("Infinity" if o > 0 else "-Infinity")
+            else:
+                put(float.__repr__(o))
+        elif isinstance(o, dict):
+            put("{")
+            for i, (k, v) in enumerate(sorted(o.items())):
+                if i:
+                    put(", ")
+                if not isinstance(k, str):
+                    k = "null" if k is None else str(k).lower() if isinstance(k, bool) else str(k)
+                put(quote(k))
+                put(": ")
+                enc(v)
+            put("}")
+        elif isinstance(o, (list, tuple)):
+            put("[")
+            for i, v in enumerate(o):
+                if i:
+                    put(", ")
+                enc(v)
+            put("]")
+        else:
+            put(quote(str(o)))
+
+    enc(obj)
+    return "".join(parts)
+
+
 def _emit(out, obj):
-    out.write(json.dumps(obj, ensure_ascii=True, default=str, sort_keys=True))
+    out.write(_dumps(obj))
     out.write("\n")
     out.flush()
 
@@ -101,10 +155,10 @@ def thread_env():
 def import_module(name):
     """Import a module; (module, None) or (None, {"type", "message", "traceback"})."""
     import importlib
-    import traceback
     try:
         return importlib.import_module(name), None
     except (Exception, SystemExit) as exc:
+        import traceback
         return None, {
             "type": type(exc).__name__,
             "message": str(exc),
@@ -563,6 +617,22 @@ def builtin_libraries(paths):
     return libs, errors
 
 
+def _give_libc(tpc):
+    """Older threadpoolctl releases find libc with ctypes.util.find_library("c"), which on Linux
+    runs `ldconfig -p` in a child process; hand them the libc already loaded, as newer releases
+    take it themselves (dlopen(NULL)), through their own class-level cache."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        for obj in vars(tpc).values():
+            cache = getattr(obj, "_system_libraries", None) if isinstance(obj, type) else None
+            if isinstance(cache, dict) and "libc" not in cache:
+                cache["libc"] = ctypes.CDLL(None, mode=getattr(os, "RTLD_NOLOAD", 4))
+    except Exception:
+        pass
+
+
 def threadpoolctl_libraries():
     """(libraries, version, error) from threadpoolctl.threadpool_info(), without leaving the
     KMP_DUPLICATE_LIB_OK it sets on import in this process's environment."""
@@ -572,6 +642,7 @@ def threadpoolctl_libraries():
             import threadpoolctl
         except ImportError:
             return None, None, None
+        _give_libc(threadpoolctl)
         try:
             info = threadpoolctl.threadpool_info()
         except Exception as exc:

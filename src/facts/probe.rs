@@ -34,19 +34,28 @@ else:
     if sys.path and sys.path[0] == '':
         del sys.path[0]
     if sys.argv[1] == '--cached':
-        _d, _m = sys.argv[2], sys.argv[3]
-        sys.argv = [_d] + sys.argv[4:]
-        sys.path.insert(0, _d)
+        import os, marshal
+        _s = os.path.join(sys.argv[2], sys.argv[3] + '.py')
+        sys.argv = [_s] + sys.argv[4:]
         try:
-            import os, importlib.util
-            _s = os.path.join(_d, _m + '.py')
-            if not os.path.exists(importlib.util.cache_from_source(_s)):
+            import _frozen_importlib_external as _bx
+            with open(_bx.cache_from_source(_s), 'rb') as _f:
+                _b = _f.read()
+            _h = 16 if sys.version_info >= (3, 7) else 12
+            _st = os.stat(_s)
+            if (_b[:4] != _bx.MAGIC_NUMBER or (_h == 16 and _b[4:8] != b'\0\0\0\0')
+                    or int.from_bytes(_b[_h - 8:_h - 4], 'little') != int(_st.st_mtime) & 0xFFFFFFFF
+                    or int.from_bytes(_b[_h - 4:_h], 'little') != _st.st_size & 0xFFFFFFFF):
+                raise ValueError('stale bytecode')
+            _code = marshal.loads(_b[_h:])
+        except Exception:
+            try:
                 import py_compile
                 py_compile.compile(_s, doraise=True)
-        except Exception:
-            pass
-        import runpy
-        runpy.run_module(_m, run_name='__main__', alter_sys=True)
+            except Exception:
+                pass
+            _code = compile(open(_s, 'rb').read(), _s, 'exec')
+        exec(_code, {'__name__': '__main__', '__file__': _s, '__builtins__': __builtins__})
     else:
         _p = sys.argv[1]
         sys.argv = sys.argv[1:]

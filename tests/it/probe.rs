@@ -367,6 +367,46 @@ fn probe_script_is_cached_with_bytecode_and_works_without_a_cache() {
             assert_eq!(n, 1, "one compiled probe in {}", pycache.display());
         }
     }
+
+    // Bytecode that does not belong to the cached source (another script's, with the right
+    // magic number; then garbage) is not run: the probe compiles its source again.
+    let pyc = std::fs::read_dir(home.join(".cache/blasfix/py/__pycache__"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let other = dir.path().join("other.py");
+    std::fs::write(
+        &other,
+        "print('{\"probe_version\": 1, \"fatal\": \"probe_failed\"}')\n",
+    )
+    .unwrap();
+    let compiled = std::process::Command::new(prefix.join("bin/python"))
+        .args([
+            "-c",
+            "import py_compile, sys; print(py_compile.compile(sys.argv[1]))",
+        ])
+        .arg(&other)
+        .output()
+        .unwrap();
+    let other_pyc = String::from_utf8_lossy(&compiled.stdout).trim().to_string();
+    for bogus in [std::fs::read(&other_pyc).unwrap(), b"garbage".to_vec()] {
+        std::fs::write(&pyc, bogus).unwrap();
+        let out = crate::support::blasfix()
+            .env("HOME", &home)
+            .env("PYTHONPATH", dir.path())
+            .args(["doctor", "--json", "-p"])
+            .arg(&prefix)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v["runtime"]["numpy_version"], "0.0.fake",
+            "stale bytecode ran: {}",
+            v["runtime"]
+        );
+    }
 }
 
 /// doctor promises to change nothing in the environment: importing NumPy through the probe
@@ -452,6 +492,46 @@ fn probe_windows_code_paths_with_ctypes_stand_ins() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains(" passed, 0 failed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The probe writes its report without importing the json package; what it writes must be what
+/// `json.dumps(obj, ensure_ascii=True, default=str, sort_keys=True)` writes, for every kind of
+/// value a report holds (escapes, non-ASCII, lone surrogates from undecodable paths, big
+/// integers, floats, nesting, non-string keys, objects only `str` can render).
+#[test]
+fn the_probe_json_writer_matches_json_dumps() {
+    let Some(py) = python3() else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = r#"
+import sys
+g = {"__name__": "probe", "_BLASFIX_NO_MAIN": True}
+exec(compile(open(sys.argv[1]).read(), sys.argv[1], "exec"), g)
+g["_dumps"]({"warm": [1]})
+print("probe imported json:", "json" in sys.modules)
+import json
+cases = [None, True, False, 0, -5, 2**70, 1.5, -0.0, 1e300, 1e-7, float("nan"), float("inf"),
+         float("-inf"), "plain", 'q"b\\s\n\t\x00\x1f\x7f', "\u00e9\u2603\U0001F600",
+         "/home/u/\udcff\udcfe", [], {}, (1, "t"), {"b": 1, "a": [1, 2, {"z": None}]},
+         {1: "int key", 2: "two"}, {"o": object.__new__(type("Thing", (), {"__str__": lambda s: "thing"}))},
+         {"bytes": b"\x00ab"}, [[[["deep"]]]]]
+bad = [c for c in cases
+       if g["_dumps"](c) != json.dumps(c, ensure_ascii=True, default=str, sort_keys=True)]
+print("differ:", bad if bad else "none")
+"#;
+    let out = std::process::Command::new(py)
+        .arg("-c")
+        .arg(script)
+        .arg(root.join("templates/probe.py"))
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && stdout.contains("probe imported json: False")
+            && stdout.contains("differ: none"),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
