@@ -60,6 +60,64 @@ mod linux {
         (median(&mut times), procs, threads)
     }
 
+    /// CPU ms of only reading the files a snapshot of `pids` reads (every `/proc/PID/stat` for
+    /// the tree, then each selected process's maps, cmdline, environ, cgroup, task listing, and
+    /// every thread's stat and affinity), with one open, read and close each and no parsing:
+    /// the kernel's share, which no reader can go below.
+    fn floor(pids: &[u32]) -> f64 {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut read = |path: &str| {
+            let c = std::ffi::CString::new(path).expect("no NUL");
+            // SAFETY: plain open/read/close on a NUL-terminated path into an owned buffer.
+            unsafe {
+                let fd = libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                if fd >= 0 {
+                    while libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) > 0 {}
+                    libc::close(fd);
+                }
+            }
+        };
+        let mut times = Vec::new();
+        for _ in 0..ROUNDS {
+            let t0 = cpu_seconds();
+            let all: Vec<String> = std::fs::read_dir("/proc")
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| e.file_name().into_string().ok())
+                        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for pid in &all {
+                read(&format!("/proc/{pid}/stat"));
+            }
+            for pid in pids {
+                for f in ["maps", "cmdline", "environ", "cgroup"] {
+                    read(&format!("/proc/{pid}/{f}"));
+                }
+                let tids: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+                    .map(|d| {
+                        d.flatten()
+                            .filter_map(|e| e.file_name().into_string().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for tid in &tids {
+                    read(&format!("/proc/{pid}/task/{tid}/stat"));
+                    if let Ok(t) = tid.parse::<libc::pid_t>() {
+                        // SAFETY: cpu_set_t is plain data; the kernel fills at most its size.
+                        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+                        unsafe {
+                            libc::sched_getaffinity(t, std::mem::size_of_val(&set), &mut set)
+                        };
+                    }
+                }
+            }
+            times.push((cpu_seconds() - t0) * 1e3);
+        }
+        median(&mut times)
+    }
+
     pub fn main() {
         if std::env::var_os("BLASFIX_BENCH_PS_CHILD").is_some() {
             child_mode();
@@ -109,6 +167,12 @@ mod linux {
         let marginal = (ms_big - ms_small) / (t_big - t_small).max(1) as f64 * 1e3;
         println!(
             "  marginal cost {marginal:.2} µs per thread (between the smallest and largest run)"
+        );
+        let fl = floor(&pids);
+        println!(
+            "  floor: only reading the same files (no parsing, one open/read/close each) takes \
+             {fl:.1} ms of CPU for the largest run, {:.0} % of the snapshot",
+            fl / ms_big.max(1e-9) * 100.0
         );
         let target = 50.0 * n as f64 / 500.0;
         let verdict = if ms_big <= target {
