@@ -1272,10 +1272,6 @@ mod tests {
     /// Case 6: `pinned_packages` in a .condarc is planned around: refused with where it is and
     /// the command that removes it, or taken out with --edit-condarc.
     #[test]
-    #[cfg_attr(
-        windows,
-        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
-    )]
     fn condarc_pins_are_refused_with_their_place_or_taken_out_when_asked() {
         let mut f = cf_linux_openblas();
         f.channels.config.pinned_packages = vec![
@@ -1289,7 +1285,19 @@ mod tests {
             r.message
         );
         let hint = r.hint.unwrap();
-        assert!(hint.contains("conda config --file /home/u/.condarc --remove pinned_packages 'libblas=*=*openblas'"), "{hint}");
+        // The spec quoted for the shell blasfix runs in: POSIX single quotes, double quotes
+        // (cmd.exe, PowerShell) on Windows.
+        let spec = if cfg!(windows) {
+            "\"libblas=*=*openblas\""
+        } else {
+            "'libblas=*=*openblas'"
+        };
+        assert!(
+            hint.contains(&format!(
+                "conda config --file /home/u/.condarc --remove pinned_packages {spec}"
+            )),
+            "{hint}"
+        );
         assert!(hint.contains("--edit-condarc"), "{hint}");
         let mut rq = req(BlasImpl::Mkl);
         rq.edit_condarc = true;

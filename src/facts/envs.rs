@@ -860,10 +860,6 @@ mod tests {
     /// conda's `-n` searches its envs dirs only: an environment listed in environments.txt, a
     /// micromamba or pixi environment is not found by name, and the error says where it is.
     #[test]
-    #[cfg_attr(
-        windows,
-        ignore = "windows: the test expects the Unix order of envs dirs and HOME; on Windows %USERPROFILE% decides (Windows follow-up of issue 10)"
-    )]
     fn dash_n_is_conda_s_dash_n() {
         let d = tmp();
         let home = d.path().join("home");
@@ -894,10 +890,16 @@ mod tests {
         let a = by_name("a", &env).expect("a");
         assert_eq!(a.prefix, custom.join("a"));
         assert_eq!(a.name.as_deref(), Some("a"));
+        // Where each is, as blasfix names it: the line of environments.txt as written, the
+        // others joined one component at a time (backslashes on Windows).
         for (name, at, why) in [
             ("b", elsewhere.clone(), "environments.txt"),
-            ("c", mm.join("envs/c"), "MAMBA_ROOT_PREFIX"),
-            ("default", ws.join(".pixi/envs/default"), "pixi"),
+            ("c", mm.join("envs").join("c"), "MAMBA_ROOT_PREFIX"),
+            (
+                "default",
+                ws.join(".pixi").join("envs").join("default"),
+                "pixi",
+            ),
         ] {
             let e = by_name(name, &env).unwrap_err();
             let text = e.to_string();

@@ -396,7 +396,7 @@ mod reference_blas_tests {
     use crate::diagnose::finding::Severity;
     use crate::facts::declared::{DeclaredBlas, NumpyFacts, NumpySource};
     use crate::facts::distro::{Alternative, DistroFacts, Package};
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     fn debian(alt: &str) -> Facts {
         let mut f = Facts::default();
@@ -440,19 +440,19 @@ mod reference_blas_tests {
     }
 
     #[test]
-    #[cfg_attr(
-        windows,
-        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
-    )]
     fn reference_blas_on_debian_gets_the_alternatives_fix() {
         let f = debian("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3");
         let x = reference_blas_check(&f).expect("finding");
         assert_eq!(x.severity, Severity::Warning);
+        // liblapack.so.3 is joined to the directory of the chosen libblas.so.3 (a backslash
+        // on Windows).
+        let lapack = Path::new("/usr/lib/x86_64-linux-gnu/openblas-pthread").join("liblapack.so.3");
         assert_eq!(
-            x.fix.as_deref(),
-            Some(
-                "sudo update-alternatives --set libblas.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 && sudo update-alternatives --set liblapack.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/liblapack.so.3"
-            )
+            x.fix,
+            Some(format!(
+                "sudo update-alternatives --set libblas.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 && sudo update-alternatives --set liblapack.so.3-x86_64-linux-gnu {}",
+                lapack.display()
+            ))
         );
         assert!(x.detail.contains("update-alternatives"), "{}", x.detail);
         let mut other = f.clone();

@@ -207,12 +207,29 @@ mod tests {
         }
     }
 
+    /// A shell word that needs quoting (`*`, `[`, `$`) as blasfix quotes it for the shell it
+    /// runs in: POSIX single quotes, double quotes (cmd.exe, PowerShell) on Windows.
+    fn quoted(s: &str) -> String {
+        if cfg!(windows) {
+            format!("\"{s}\"")
+        } else {
+            format!("'{s}'")
+        }
+    }
+
+    /// The environment's `conda-meta/pinned` as blasfix names it: joined to the prefix (so
+    /// with backslashes on Windows).
+    fn pinned_file(f: &Facts) -> String {
+        f.environment
+            .prefix
+            .join("conda-meta")
+            .join("pinned")
+            .display()
+            .to_string()
+    }
+
     /// After `conda install "libblas=*=*openblas"` on an env that `apply` had pinned to MKL.
     #[test]
-    #[cfg_attr(
-        windows,
-        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
-    )]
     fn a_pin_for_mkl_while_openblas_runs_is_a_warning_with_a_fix() {
         let mut f = intel_linux();
         f.prefix.pinned = vec![line(1, "python 3.11.*"), line(2, "libblas=*=*mkl")];
@@ -226,11 +243,19 @@ mod tests {
         assert!(x.detail.contains("line 2"), "{}", x.detail);
         assert_eq!(x.fix.as_deref(), Some("blasfix apply --backend openblas"));
         let raw = x.fix_raw.unwrap();
-        assert!(raw.starts_with("sed -i.bak -e '/^[[:space:]]*libblas=\\*=\\*mkl[[:space:]]*$/d' /home/u/miniforge3/envs/ml/conda-meta/pinned"), "{raw}");
+        let pinned = pinned_file(&f);
         assert!(
-            raw.ends_with(
-                "echo 'libblas=*=*openblas' >> /home/u/miniforge3/envs/ml/conda-meta/pinned"
-            ),
+            raw.starts_with(&format!(
+                "sed -i.bak -e {} {pinned}",
+                quoted(r"/^[[:space:]]*libblas=\*=\*mkl[[:space:]]*$/d")
+            )),
+            "{raw}"
+        );
+        assert!(
+            raw.ends_with(&format!(
+                "echo {} >> {pinned}",
+                quoted("libblas=*=*openblas")
+            )),
             "{raw}"
         );
         // Nothing to say when the pin fits, or is a bare name, or quoted (conda ignores it).
@@ -241,10 +266,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(
-        windows,
-        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
-    )]
     fn a_condarc_pin_names_its_file_and_needs_edit_condarc() {
         let mut f = intel_linux();
         f.channels.config.pinned_packages = vec![Sourced {
@@ -260,17 +281,16 @@ mod tests {
             Some("blasfix apply --backend openblas --edit-condarc")
         );
         assert_eq!(
-            x.fix_raw.as_deref(),
-            Some("conda config --file /home/u/.condarc --remove pinned_packages 'libblas=*=*mkl'")
+            x.fix_raw,
+            Some(format!(
+                "conda config --file /home/u/.condarc --remove pinned_packages {}",
+                quoted("libblas=*=*mkl")
+            ))
         );
     }
 
     /// Every printed fix for a pinned environment handles the pin.
     #[test]
-    #[cfg_attr(
-        windows,
-        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
-    )]
     fn switch_fixes_take_a_blocking_pin_out_first() {
         let mut f = intel_linux();
         f.prefix.pinned = vec![line(1, "libblas=*=*openblas")];
@@ -280,10 +300,17 @@ mod tests {
             .expect("finding");
         let raw = x.fix_raw.unwrap();
         assert!(
-            raw.starts_with("sed -i.bak -e '/^[[:space:]]*libblas=\\*=\\*openblas[[:space:]]*$/d'"),
+            raw.starts_with(&format!(
+                "sed -i.bak -e {} {}",
+                quoted(r"/^[[:space:]]*libblas=\*=\*openblas[[:space:]]*$/d"),
+                pinned_file(&f)
+            )),
             "{raw}"
         );
-        assert!(raw.contains("&& echo 'libblas=*=*mkl' >> "), "{raw}");
+        assert!(
+            raw.contains(&format!("&& echo {} >> ", quoted("libblas=*=*mkl"))),
+            "{raw}"
+        );
         assert!(
             raw.ends_with("&& conda install -p /home/u/miniforge3/envs/ml \"libblas=*=*mkl\""),
             "{raw}"
@@ -292,10 +319,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(
-        windows,
-        ignore = "windows: the expected text is written with Unix paths, which Path::join extends with backslashes there (Windows follow-up of issue 10)"
-    )]
     fn a_left_journal_is_reported_with_what_restoring_does() {
         let mut f = intel_linux();
         f.blas.implementation = BlasImpl::Mkl;
@@ -315,10 +338,11 @@ mod tests {
         );
         assert_eq!(x.fix.as_deref(), Some("blasfix apply --backend mkl"));
         assert_eq!(
-            x.fix_raw.as_deref(),
-            Some(
-                "mv /home/u/miniforge3/envs/ml/conda-meta/pinned.blasfix-backup /home/u/miniforge3/envs/ml/conda-meta/pinned"
-            )
+            x.fix_raw,
+            Some(format!(
+                "mv /home/u/miniforge3/envs/ml/conda-meta/pinned.blasfix-backup {}",
+                pinned_file(&f)
+            ))
         );
     }
 }
