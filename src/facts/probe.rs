@@ -262,6 +262,8 @@ pub struct PythonRun {
 /// A probe started in the background; `wait` collects it.
 pub struct ProbeHandle {
     inner: std::thread::JoinHandle<Result<RuntimeFacts, ProbeError>>,
+    /// Closed when the probe thread ends (normally or by a panic): a waiter wakes at once.
+    done: mpsc::Receiver<()>,
 }
 
 impl ProbeHandle {
@@ -290,18 +292,13 @@ impl ProbeHandle {
         patience: Duration,
         notice: &dyn Fn(&str),
     ) -> RuntimeFacts {
-        let start = Instant::now();
-        while !self.inner.is_finished() {
-            if start.elapsed() >= patience {
-                notice(&format!(
-                    "still waiting for {} to import NumPy; it is stopped after {} s \
-                     (--timeout SECS changes that, --no-runtime skips the import)",
-                    python.display(),
-                    timeout.as_secs()
-                ));
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Err(mpsc::RecvTimeoutError::Timeout) = self.done.recv_timeout(patience) {
+            notice(&format!(
+                "still waiting for {} to import NumPy; it is stopped after {} s \
+                 (--timeout SECS changes that, --no-runtime skips the import)",
+                python.display(),
+                timeout.as_secs()
+            ));
         }
         self.wait()
     }
@@ -329,7 +326,10 @@ pub fn spawn_with_args(
     let python = python.to_path_buf();
     let extra_env = extra_env.to_vec();
     let args = args.to_vec();
+    let (done_tx, done) = mpsc::channel();
     let inner = std::thread::spawn(move || {
+        // Dropped when this thread ends, however it ends: that wakes `wait_noting`.
+        let _done = done_tx;
         let run = run_script(&python, PROBE_PY, &args, timeout, &extra_env, &mut |_| {})?;
         let elapsed = run.elapsed;
         let raw: ProbeJson = parse_output(&python, timeout, &run)?;
@@ -338,7 +338,7 @@ pub fn spawn_with_args(
         facts.elapsed_ms = Some(elapsed.as_millis() as u64);
         Ok(facts)
     });
-    ProbeHandle { inner }
+    ProbeHandle { inner, done }
 }
 
 /// The user's cache directory for blasfix (`$XDG_CACHE_HOME/blasfix`, `~/.cache/blasfix`,
