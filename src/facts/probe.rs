@@ -267,9 +267,14 @@ pub struct ProbeHandle {
 }
 
 impl ProbeHandle {
-    /// Whether the probe has finished (its result is ready for `wait`).
-    pub fn is_finished(&self) -> bool {
-        self.inner.is_finished()
+    /// Wait at most `d` for the probe to end; whether it has (its result is then ready for
+    /// `wait`). Returns the moment it ends, so callers that watch for something else meanwhile
+    /// (signals) lose no time to polling.
+    pub fn finished_within(&self, d: Duration) -> bool {
+        !matches!(
+            self.done.recv_timeout(d),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        )
     }
 
     /// The facts, with `error` set when the probe could not answer.
@@ -292,7 +297,7 @@ impl ProbeHandle {
         patience: Duration,
         notice: &dyn Fn(&str),
     ) -> RuntimeFacts {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = self.done.recv_timeout(patience) {
+        if !self.finished_within(patience) {
             notice(&format!(
                 "still waiting for {} to import NumPy; it is stopped after {} s \
                  (--timeout SECS changes that, --no-runtime skips the import)",
@@ -328,7 +333,7 @@ pub fn spawn_with_args(
     let args = args.to_vec();
     let (done_tx, done) = mpsc::channel();
     let inner = std::thread::spawn(move || {
-        // Dropped when this thread ends, however it ends: that wakes `wait_noting`.
+        // Dropped when this thread ends, however it ends: that wakes `finished_within`.
         let _done = done_tx;
         let run = run_script(&python, PROBE_PY, &args, timeout, &extra_env, &mut |_| {})?;
         let elapsed = run.elapsed;

@@ -678,11 +678,10 @@ impl Apply<'_> {
         {
             let timeout = self.timeout().min(Duration::from_secs(600));
             let probe = crate::facts::probe::spawn(&python, timeout, &[]);
-            while !probe.is_finished() {
+            while !probe.finished_within(Duration::from_millis(20)) {
                 if signals::caught().is_some() {
                     return Ok(None);
                 }
-                std::thread::sleep(Duration::from_millis(20));
             }
             facts.runtime = Some(probe.wait());
         }
